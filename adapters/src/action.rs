@@ -1,0 +1,85 @@
+use causeway_core::{Address, Amount, AssetId, ChainId, Hash32, UnixMillis};
+use serde::{Deserialize, Serialize};
+
+/// Something the relay asks a chain to do, signed by the adapter's configured account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Transfer {
+        to: Address,
+        asset: AssetId,
+        amount: Amount,
+    },
+    HtlcLock {
+        recipient: Address,
+        asset: AssetId,
+        amount: Amount,
+        hashlock: Hash32,
+        expiry_ms: UnixMillis,
+    },
+    HtlcClaim {
+        lock_id: Hash32,
+        preimage: Hash32,
+    },
+    HtlcRefund {
+        lock_id: Hash32,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Transfer { .. } => "transfer",
+            Action::HtlcLock { .. } => "htlc_lock",
+            Action::HtlcClaim { .. } => "htlc_claim",
+            Action::HtlcRefund { .. } => "htlc_refund",
+        }
+    }
+}
+
+/// A signed transaction ready to broadcast. The relay stores it *before* broadcasting, so
+/// that after a crash it re-broadcasts these exact bytes (same id, same effect) rather than
+/// signing a second, different transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedTx {
+    pub chain_id: ChainId,
+    /// The chain's transaction hash.
+    pub id: Hash32,
+    pub action: Action,
+    /// The chain-specific signed transaction, opaque to everyone but its adapter.
+    pub raw: serde_json::Value,
+}
+
+/// Where a transaction stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TxState {
+    /// The chain has never heard of it (or forgot it, e.g. a restarted node's mempool).
+    Unknown,
+    Pending,
+    /// In a block that is not final yet (reorg-prone chains only).
+    Included {
+        height: u64,
+    },
+    Final {
+        height: u64,
+        outcome: TxOutcome,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum TxOutcome {
+    Success,
+    /// Final but without effect; `reason` is the chain's own words.
+    Failed {
+        reason: String,
+    },
+}
+
+/// What a chain offers. A chain may support HTLC swaps only, notary transfers only, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub transfer: bool,
+    pub htlc: bool,
+}

@@ -1,0 +1,289 @@
+//! The built-in adapter for devchain nodes, over the node's JSON-RPC API.
+
+use async_trait::async_trait;
+use causeway_core::{Address, Amount, AssetId, ChainId, ChainInfo, Cursor, EventPage, Hash32};
+use causeway_devchain::api::{DevchainApiClient, ErrorCode, TxOutcome as NodeOutcome, TxStatus};
+use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
+use ed25519_dalek::SigningKey;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use tokio::sync::Mutex;
+
+use crate::{Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxOutcome, TxState};
+
+/// Requests to a node time out after this long; the relay retries with backoff.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub struct DevchainAdapter {
+    chain: ChainId,
+    endpoint: String,
+    client: HttpClient,
+    signer: Option<SigningKey>,
+    /// Next nonce to sign with. Held across prepare so concurrent prepares never share one.
+    next_nonce: Mutex<Option<u64>>,
+}
+
+impl DevchainAdapter {
+    /// An adapter for `chain` at `endpoint` (`http://host:port`). Connection is lazy: an
+    /// unreachable node is reported by the first call, not here.
+    pub fn new(
+        chain: ChainId,
+        endpoint: &str,
+        signer: Option<SigningKey>,
+    ) -> Result<Self, AdapterError> {
+        let client = HttpClientBuilder::default()
+            .request_timeout(REQUEST_TIMEOUT)
+            .build(endpoint)
+            .map_err(|e| AdapterError::Unreachable {
+                chain: chain.clone(),
+                endpoint: endpoint.to_string(),
+                reason: format!("invalid endpoint URL: {e}"),
+            })?;
+        Ok(DevchainAdapter {
+            chain,
+            endpoint: endpoint.to_string(),
+            client,
+            signer,
+            next_nonce: Mutex::new(None),
+        })
+    }
+
+    fn map_err(&self, err: ClientError) -> AdapterError {
+        match err {
+            ClientError::Call(obj) => AdapterError::Rejected {
+                chain: self.chain.clone(),
+                code: Some(obj.code()),
+                message: obj.message().to_string(),
+            },
+            ClientError::ParseError(e) => AdapterError::Malformed {
+                chain: self.chain.clone(),
+                detail: e.to_string(),
+            },
+            ClientError::RequestTimeout => AdapterError::Timeout {
+                chain: self.chain.clone(),
+                what: "a JSON-RPC answer".into(),
+                after_ms: REQUEST_TIMEOUT.as_millis() as u64,
+            },
+            other => AdapterError::Unreachable {
+                chain: self.chain.clone(),
+                endpoint: self.endpoint.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    fn payload_of(action: &Action) -> Payload {
+        match action.clone() {
+            Action::Transfer { to, asset, amount } => Payload::Transfer { to, asset, amount },
+            Action::HtlcLock {
+                recipient,
+                asset,
+                amount,
+                hashlock,
+                expiry_ms,
+            } => Payload::HtlcLock {
+                recipient,
+                asset,
+                amount,
+                hashlock,
+                expiry_ms,
+            },
+            Action::HtlcClaim { lock_id, preimage } => Payload::HtlcClaim { lock_id, preimage },
+            Action::HtlcRefund { lock_id } => Payload::HtlcRefund { lock_id },
+        }
+    }
+
+    fn raw_tx(&self, tx: &PreparedTx) -> Result<SignedTransaction, AdapterError> {
+        serde_json::from_value(tx.raw.clone()).map_err(|e| AdapterError::Malformed {
+            chain: self.chain.clone(),
+            detail: format!(
+                "prepared transaction {} is not a devchain transaction: {e}",
+                tx.id
+            ),
+        })
+    }
+}
+
+#[async_trait]
+impl ChainAdapter for DevchainAdapter {
+    fn chain_id(&self) -> &ChainId {
+        &self.chain
+    }
+
+    async fn info(&self) -> Result<ChainInfo, AdapterError> {
+        let info = self
+            .client
+            .chain_info()
+            .await
+            .map_err(|e| self.map_err(e))?;
+        if info.chain_id != self.chain {
+            return Err(AdapterError::WrongChain {
+                chain: self.chain.clone(),
+                expected: self.chain.clone(),
+                found: info.chain_id.to_string(),
+            });
+        }
+        Ok(info)
+    }
+
+    async fn events(&self, from: Cursor, limit: u32) -> Result<EventPage, AdapterError> {
+        let page = self
+            .client
+            .events(from, limit)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        check_page(&self.chain, from, &page)?;
+        Ok(page)
+    }
+
+    async fn balance(&self, account: &Address, asset: &AssetId) -> Result<Amount, AdapterError> {
+        self.client
+            .balance(account.clone(), asset.clone())
+            .await
+            .map_err(|e| self.map_err(e))
+    }
+
+    async fn prepare(&self, action: &Action) -> Result<PreparedTx, AdapterError> {
+        let key = self.signer.as_ref().ok_or_else(|| AdapterError::NoSigner {
+            chain: self.chain.clone(),
+        })?;
+        let from = address_of(&key.verifying_key());
+        let mut next = self.next_nonce.lock().await;
+        let chain_nonce = self
+            .client
+            .account(from.clone())
+            .await
+            .map_err(|e| self.map_err(e))?
+            .nonce;
+        // The chain's count wins when it is ahead (e.g. another process used the key);
+        // ours wins while our own earlier transactions are still pending.
+        let nonce = next.map_or(chain_nonce, |n| n.max(chain_nonce));
+        *next = Some(nonce + 1);
+        let signed = Transaction {
+            chain_id: self.chain.clone(),
+            from,
+            nonce,
+            payload: Self::payload_of(action),
+        }
+        .sign(key);
+        Ok(PreparedTx {
+            chain_id: self.chain.clone(),
+            id: signed.hash(),
+            action: action.clone(),
+            raw: serde_json::to_value(&signed).expect("transaction serialises"),
+        })
+    }
+
+    async fn broadcast(&self, tx: &PreparedTx) -> Result<(), AdapterError> {
+        let signed = self.raw_tx(tx)?;
+        let nonce = signed.tx.nonce;
+        match self.client.submit_transaction(signed).await {
+            Ok(hash) if hash == tx.id => {
+                // A transaction prepared by an earlier process (re-sent after a restart) holds
+                // its nonce too: never sign another one with it.
+                let mut next = self.next_nonce.lock().await;
+                *next = Some(next.map_or(nonce + 1, |n| n.max(nonce + 1)));
+                Ok(())
+            }
+            Ok(hash) => Err(AdapterError::Malformed {
+                chain: self.chain.clone(),
+                detail: format!("node hashed transaction {} as {hash}", tx.id),
+            }),
+            Err(e) => {
+                // A nonce the chain already used by this very transaction means it is in.
+                let err = self.map_err(e);
+                if let AdapterError::Rejected { .. } = err {
+                    if let Ok(TxState::Final { .. }) = self.tx_status(&tx.id).await {
+                        return Ok(());
+                    }
+                }
+                // The refused transaction did not use its nonce: hand it to the next prepare
+                // (or re-read the chain when the nonce itself was the problem).
+                let nonce_problem = matches!(
+                    &err,
+                    AdapterError::Rejected { code: Some(c), .. }
+                        if *c == ErrorCode::NonceTooLow.code() || *c == ErrorCode::NonceTooHigh.code()
+                );
+                let mut next = self.next_nonce.lock().await;
+                if nonce_problem {
+                    *next = None;
+                } else if !err.is_transient() {
+                    // Only valid while one caller prepares and broadcasts at a time, which the
+                    // relay's per-chain executor guarantees.
+                    *next = Some(nonce);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn tx_status(&self, id: &Hash32) -> Result<TxState, AdapterError> {
+        let status = self
+            .client
+            .transaction_status(*id)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(match status {
+            TxStatus::Unknown => TxState::Unknown,
+            TxStatus::Pending => TxState::Pending,
+            TxStatus::Committed { receipt } => TxState::Final {
+                height: receipt.height,
+                outcome: match receipt.outcome {
+                    NodeOutcome::Success => TxOutcome::Success,
+                    NodeOutcome::Failed { code, message } => TxOutcome::Failed {
+                        reason: format!("{message} (code {code})"),
+                    },
+                },
+            },
+        })
+    }
+
+    fn signer(&self) -> Option<Address> {
+        self.signer.as_ref().map(|k| address_of(&k.verifying_key()))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            transfer: true,
+            htlc: true,
+        }
+    }
+}
+
+/// Rejects pages that break the contract: out of order, before the cursor, a cursor that
+/// goes backwards, or events from another chain.
+pub fn check_page(chain: &ChainId, from: Cursor, page: &EventPage) -> Result<(), AdapterError> {
+    let malformed = |detail: String| AdapterError::Malformed {
+        chain: chain.clone(),
+        detail,
+    };
+    let mut last: Option<Cursor> = None;
+    for event in &page.events {
+        if &event.chain_id != chain {
+            return Err(malformed(format!(
+                "event from chain {} in its page",
+                event.chain_id
+            )));
+        }
+        if event.position < from || last.is_some_and(|l| event.position <= l) {
+            return Err(malformed(format!(
+                "event at {} is out of order (cursor {from}, previous {last:?})",
+                event.position
+            )));
+        }
+        if event.position.height > page.finalized_height {
+            return Err(malformed(format!(
+                "event at {} is above the finalized height {}",
+                event.position, page.finalized_height
+            )));
+        }
+        last = Some(event.position);
+    }
+    if page.next < from || last.is_some_and(|l| page.next <= l) {
+        return Err(malformed(format!(
+            "next cursor {} goes backwards",
+            page.next
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The chain adapter interface, and the adapters Causeway ships.
+//!
+//! A chain is reached only through [`ChainAdapter`]. The relay never sees a chain's wire
+//! format; an adapter never sees swap or transfer state. `specs/adapter.md` is the contract
+//! in prose; [`conformance`] checks it against a live chain.
+
+mod action;
+pub mod conformance;
+pub mod devchain;
+mod error;
+mod traits;
+
+pub use action::{Action, Capabilities, PreparedTx, TxOutcome, TxState};
+pub use error::AdapterError;
+pub use traits::ChainAdapter;

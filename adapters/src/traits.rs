@@ -1,0 +1,94 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use causeway_core::{
+    sha256, Address, Amount, AssetId, ChainId, ChainInfo, Cursor, EventPage, Hash32,
+};
+
+use crate::{Action, AdapterError, Capabilities, PreparedTx, TxState};
+
+/// How a relay reaches one chain.
+///
+/// The required core is small: identity, finalized events from a cursor, balances, and
+/// prepare/broadcast/status of transactions. Everything else has a default built on it
+/// (like ripgrep's `Matcher`), so a new chain implements seven methods and is done.
+///
+/// Contract (see `specs/adapter.md`):
+/// - `events` returns only *finalized* events, in strictly increasing position order, and
+///   the same cursor always yields the same events: a relay that persists `next` neither
+///   misses nor repeats an event across restarts.
+/// - `broadcast` is idempotent: broadcasting the same [`PreparedTx`] twice has one effect.
+/// - Deadlines are judged by `ChainInfo::finalized_time_ms`, the chain's own clock.
+#[async_trait]
+pub trait ChainAdapter: Send + Sync + 'static {
+    /// The chain this adapter was configured for; every error names it.
+    fn chain_id(&self) -> &ChainId;
+
+    /// Identity, heights, finality rule, block time. Fails with `WrongChain` if the
+    /// endpoint serves another chain than configured.
+    async fn info(&self) -> Result<ChainInfo, AdapterError>;
+
+    /// Finalized events at positions `>= from`, at most `limit`, in order.
+    async fn events(&self, from: Cursor, limit: u32) -> Result<EventPage, AdapterError>;
+
+    async fn balance(&self, account: &Address, asset: &AssetId) -> Result<Amount, AdapterError>;
+
+    /// Builds and signs the transaction for `action` with this adapter's account. Nothing is
+    /// sent; the caller persists the result, then calls [`ChainAdapter::broadcast`].
+    async fn prepare(&self, action: &Action) -> Result<PreparedTx, AdapterError>;
+
+    /// Sends a prepared transaction. Sending one the chain already has is not an error.
+    async fn broadcast(&self, tx: &PreparedTx) -> Result<(), AdapterError>;
+
+    async fn tx_status(&self, id: &Hash32) -> Result<TxState, AdapterError>;
+
+    /// The account this adapter signs with, if it has a key.
+    fn signer(&self) -> Option<Address>;
+
+    /// What the chain supports.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            transfer: true,
+            htlc: false,
+        }
+    }
+
+    /// The hashlock this chain's HTLC computes for `preimage`. Every chain must agree with
+    /// SHA-256 over the 32 raw preimage bytes; the conformance suite checks it on-chain.
+    fn hashlock(&self, preimage: &Hash32) -> Hash32 {
+        sha256(preimage.as_bytes())
+    }
+
+    /// Prepare, then broadcast.
+    async fn submit(&self, action: &Action) -> Result<PreparedTx, AdapterError> {
+        let tx = self.prepare(action).await?;
+        self.broadcast(&tx).await?;
+        Ok(tx)
+    }
+
+    /// Polls until the transaction is final, re-broadcasting it if the chain forgets it.
+    async fn wait_final(
+        &self,
+        tx: &PreparedTx,
+        timeout: Duration,
+    ) -> Result<TxState, AdapterError> {
+        let started = std::time::Instant::now();
+        let mut poll = Duration::from_millis(20);
+        loop {
+            match self.tx_status(&tx.id).await? {
+                state @ TxState::Final { .. } => return Ok(state),
+                TxState::Unknown => self.broadcast(tx).await?,
+                TxState::Pending | TxState::Included { .. } => {}
+            }
+            if started.elapsed() >= timeout {
+                return Err(AdapterError::Timeout {
+                    chain: self.chain_id().clone(),
+                    what: format!("transaction {} to become final", tx.id),
+                    after_ms: timeout.as_millis() as u64,
+                });
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(Duration::from_millis(250));
+        }
+    }
+}

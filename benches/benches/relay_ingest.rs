@@ -1,0 +1,81 @@
+//! The relay's event ingestion: one page of finalized events and the cursor past it written
+//! in one sled transaction, beside the physical limit of the same bytes as a raw sled batch.
+
+use std::time::Duration;
+
+use causeway_core::{Address, Amount, AssetId, ChainEvent, ChainId, EventKind, Hash32, Position};
+use causeway_relay::store::Store;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+const PAGE: usize = 500;
+
+fn page(chain: &ChainId, height: u64) -> Vec<ChainEvent> {
+    (0..PAGE as u32)
+        .map(|i| ChainEvent {
+            chain_id: chain.clone(),
+            position: Position::new(height, i),
+            tx_hash: Hash32([i as u8; 32]),
+            time_ms: 1_700_000_000_000,
+            kind: EventKind::Transfer {
+                from: Address::new("a".repeat(64)).unwrap(),
+                to: Address::new("b".repeat(64)).unwrap(),
+                asset: AssetId::new("USD").unwrap(),
+                amount: Amount(1_000),
+            },
+        })
+        .collect()
+}
+
+fn ingest(c: &mut Criterion) {
+    let chain = ChainId::new("bench").unwrap();
+    let mut group = c.benchmark_group("relay_ingest");
+    group.throughput(Throughput::Elements(PAGE as u64));
+    group
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut height = 0u64;
+    group.bench_function("store_ingest_page_500", |b| {
+        b.iter_batched(
+            || {
+                height += 1;
+                page(&chain, height)
+            },
+            |events| {
+                store
+                    .ingest(&chain, &events, Position::new(height + 1, 0))
+                    .unwrap()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // Physical limit: the same keys and JSON values in one raw sled batch, no transaction.
+    let raw_dir = tempfile::tempdir().unwrap();
+    let db = sled::open(raw_dir.path()).unwrap();
+    let mut raw_height = 0u64;
+    group.bench_function("raw_sled_batch_500", |b| {
+        b.iter_batched(
+            || {
+                raw_height += 1;
+                page(&chain, raw_height)
+            },
+            |events| {
+                let mut batch = sled::Batch::default();
+                for e in &events {
+                    let mut key = raw_height.to_be_bytes().to_vec();
+                    key.extend_from_slice(&e.position.index.to_be_bytes());
+                    batch.insert(key, serde_json::to_vec(e).unwrap());
+                }
+                db.apply_batch(batch).unwrap();
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);

@@ -1,0 +1,174 @@
+//! The JSON-RPC handlers: [`DevchainApiServer`] over the shared node state.
+
+use std::sync::Arc;
+
+use causeway_core::{
+    Address, Amount, AssetId, ChainEvent, ChainInfo, Cursor, EventPage, FinalityRule, Hash32,
+};
+use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
+use jsonrpsee::PendingSubscriptionSink;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::{
+    AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, Receipt, TxStatus,
+    MAX_EVENTS_PER_PAGE,
+};
+use crate::error::DevchainError;
+use crate::mempool::check_stateless;
+use crate::shared::Shared;
+use crate::state::StateView;
+use crate::tx::SignedTransaction;
+use crate::tx_error::TxError;
+
+pub(crate) struct Rpc {
+    pub shared: Arc<Shared>,
+}
+
+fn rejected(err: &TxError) -> ErrorObjectOwned {
+    ErrorObject::owned(err.code().code(), err.to_string(), Some(err.data()))
+}
+
+fn internal(err: DevchainError) -> ErrorObjectOwned {
+    tracing::error!(error = %err, "JSON-RPC request failed inside the node");
+    ErrorObject::owned(ErrorCode::Internal.code(), err.to_string(), None::<()>)
+}
+
+#[async_trait]
+impl DevchainApiServer for Rpc {
+    async fn chain_info(&self) -> RpcResult<ChainInfo> {
+        let head = self.shared.head();
+        Ok(ChainInfo {
+            chain_id: self.shared.chain_id.clone(),
+            kind: "devchain".into(),
+            height: head.height,
+            finalized_height: head.height,
+            finalized_time_ms: head.time_ms,
+            block_time_ms: self.shared.block_interval_ms,
+            finality: FinalityRule::Instant,
+        })
+    }
+
+    async fn submit_transaction(&self, tx: SignedTransaction) -> RpcResult<Hash32> {
+        let shared = &self.shared;
+        let verified = check_stateless(&shared.chain_id, tx, shared.limits.max_tx_bytes)
+            .map_err(|e| rejected(&e))?;
+        let hash = verified.hash;
+        let admitted = {
+            let mut mempool = shared.mempool();
+            let ledger = shared.ledger();
+            mempool.admit(&ledger.state, ledger.head.time_ms, verified)
+        };
+        match admitted {
+            Ok(admission) => Ok(admission.hash()),
+            // A used nonce may be this very transaction, already committed: idempotent.
+            Err(err @ TxError::NonceTooLow { .. }) => {
+                match shared.receipt(&hash).map_err(internal)? {
+                    Some(_) => Ok(hash),
+                    None => Err(rejected(&err)),
+                }
+            }
+            Err(err) => Err(rejected(&err)),
+        }
+    }
+
+    async fn receipt(&self, tx_hash: Hash32) -> RpcResult<Option<Receipt>> {
+        self.shared.receipt(&tx_hash).map_err(internal)
+    }
+
+    async fn transaction_status(&self, tx_hash: Hash32) -> RpcResult<TxStatus> {
+        // The producer trims the mempool and publishes the block in one step, so a
+        // transaction that has left the mempool has a visible receipt.
+        if self.shared.mempool().contains(&tx_hash) {
+            return Ok(TxStatus::Pending);
+        }
+        Ok(match self.shared.receipt(&tx_hash).map_err(internal)? {
+            Some(receipt) => TxStatus::Committed { receipt },
+            None => TxStatus::Unknown,
+        })
+    }
+
+    async fn block(&self, height: u64) -> RpcResult<Option<Block>> {
+        if height > self.shared.head().height {
+            return Ok(None);
+        }
+        self.shared.storage.block(height).map_err(internal)
+    }
+
+    async fn balance(&self, account: Address, asset: AssetId) -> RpcResult<Amount> {
+        let ledger = self.shared.ledger();
+        Ok(ledger
+            .state
+            .account(&account)
+            .and_then(|a| a.balances.get(&asset).copied())
+            .unwrap_or_default())
+    }
+
+    async fn account(&self, account: Address) -> RpcResult<AccountState> {
+        let ledger = self.shared.ledger();
+        Ok(ledger.state.account(&account).cloned().unwrap_or_default())
+    }
+
+    async fn events(&self, cursor: Cursor, limit: u32) -> RpcResult<EventPage> {
+        let limit = limit.min(MAX_EVENTS_PER_PAGE) as usize;
+        self.shared.event_page(cursor, limit).map_err(internal)
+    }
+
+    async fn htlc(&self, lock_id: Hash32) -> RpcResult<Option<HtlcLock>> {
+        Ok(self.shared.ledger().state.htlc(&lock_id).cloned())
+    }
+
+    async fn subscribe_events(
+        &self,
+        pending: PendingSubscriptionSink,
+        cursor: Cursor,
+    ) -> SubscriptionResult {
+        // Subscribe before reading the backlog, so no block falls between the two.
+        let mut live = self.shared.block_events.subscribe();
+        let sink = pending.accept().await?;
+        let mut next = cursor;
+        loop {
+            let page = self
+                .shared
+                .event_page(next, MAX_EVENTS_PER_PAGE as usize)
+                .map_err(|e| e.to_string())?;
+            let full = page.events.len() == MAX_EVENTS_PER_PAGE as usize;
+            for event in &page.events {
+                sink.send(event_message(event)?).await?;
+            }
+            next = page.next;
+            if !full {
+                break;
+            }
+        }
+        loop {
+            let block = tokio::select! {
+                () = sink.closed() => return Ok(()),
+                block = live.recv() => block,
+            };
+            match block {
+                Ok(events) => {
+                    for event in events.iter() {
+                        if event.position < next {
+                            continue;
+                        }
+                        sink.send(event_message(event)?).await?;
+                        next = event.position.successor();
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    return Err(format!(
+                        "subscriber fell {missed} blocks behind and was dropped so that it never silently skips events; \
+                         resubscribe from cursor {next}"
+                    )
+                    .into())
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+}
+
+fn event_message(event: &ChainEvent) -> Result<jsonrpsee::SubscriptionMessage, serde_json::Error> {
+    serde_json::value::to_raw_value(event).map(Into::into)
+}

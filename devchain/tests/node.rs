@@ -1,0 +1,613 @@
+//! A real node in-process on port 0: RPC over HTTP and WebSocket, blocks, HTLCs, events,
+//! malformed requests and reopening the same home. Sections refer to specs/devchain.md.
+
+use std::path::Path;
+use std::time::Duration;
+
+use causeway_core::{
+    sha256, Address, Amount, AssetId, ChainEvent, ChainId, Cursor, EventKind, Hash32,
+};
+use causeway_devchain::api::{
+    DevchainApiClient, ErrorCode, HtlcState, Receipt, TxOutcome, TxStatus,
+};
+use causeway_devchain::block::verify_seal;
+use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
+use causeway_devchain::{
+    htlc_lock_id, init_home, GenesisAccount, InitOptions, Node, NodeOverrides,
+};
+use ed25519_dalek::SigningKey;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::ws_client::WsClientBuilder;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const INTERVAL_MS: u64 = 25;
+/// Upper bound on polling for something the node does every block; never a timing assertion.
+const MAX_POLLS: usize = 2_000;
+const POLL_EVERY: Duration = Duration::from_millis(10);
+const FUNDS: u128 = 1_000_000;
+
+fn chain() -> ChainId {
+    ChainId::new("dev-it").unwrap()
+}
+
+fn usd() -> AssetId {
+    AssetId::new("USD").unwrap()
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn addr(seed: u8) -> Address {
+    address_of(&key(seed).verifying_key())
+}
+
+struct Running {
+    rpc: HttpClient,
+    url: String,
+    addr: std::net::SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), causeway_devchain::DevchainError>>,
+}
+
+impl Running {
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn init(home: &Path) {
+    let accounts = (1..=3)
+        .map(|seed| GenesisAccount {
+            address: addr(seed),
+            balances: [(usd(), Amount(FUNDS))].into(),
+        })
+        .collect();
+    init_home(
+        home,
+        InitOptions {
+            chain_id: chain(),
+            rpc_addr: "127.0.0.1:0".parse().unwrap(),
+            block_interval_ms: INTERVAL_MS,
+            accounts,
+            force: false,
+        },
+    )
+    .unwrap();
+}
+
+async fn start(home: &Path) -> Running {
+    let node = Node::open(home, NodeOverrides::default()).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(node.run(async move {
+        let _ = stopped.await;
+    }));
+    let addr_file = home.join("rpc.addr");
+    let mut text = String::new();
+    for _ in 0..MAX_POLLS {
+        if let Ok(t) = std::fs::read_to_string(&addr_file) {
+            text = t;
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    let addr: std::net::SocketAddr = text.trim().parse().expect("node wrote rpc.addr");
+    let url = format!("http://{addr}");
+    let rpc = HttpClientBuilder::default().build(&url).unwrap();
+    Running {
+        rpc,
+        url,
+        addr,
+        stop,
+        task,
+    }
+}
+
+async fn next_nonce(rpc: &HttpClient, seed: u8) -> u64 {
+    rpc.account(addr(seed)).await.unwrap().nonce
+}
+
+async fn sign_next(rpc: &HttpClient, seed: u8, payload: Payload) -> SignedTransaction {
+    Transaction {
+        chain_id: chain(),
+        from: addr(seed),
+        nonce: next_nonce(rpc, seed).await,
+        payload,
+    }
+    .sign(&key(seed))
+}
+
+async fn wait_receipt(rpc: &HttpClient, hash: Hash32) -> Receipt {
+    for _ in 0..MAX_POLLS {
+        if let Some(receipt) = rpc.receipt(hash).await.unwrap() {
+            return receipt;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    panic!("transaction {hash} was never committed");
+}
+
+async fn submit_and_wait(rpc: &HttpClient, tx: SignedTransaction) -> Receipt {
+    let hash = rpc.submit_transaction(tx).await.unwrap();
+    wait_receipt(rpc, hash).await
+}
+
+fn transfer(to: u8, amount: u128) -> Payload {
+    Payload::Transfer {
+        to: addr(to),
+        asset: usd(),
+        amount: Amount(amount),
+    }
+}
+
+fn rejection_code(err: ClientError) -> i32 {
+    match err {
+        ClientError::Call(obj) => obj.code(),
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+async fn rejected(rpc: &HttpClient, tx: SignedTransaction) -> i32 {
+    rejection_code(rpc.submit_transaction(tx).await.unwrap_err())
+}
+
+// §5, §6, §8: transfers, receipts, balances, idempotency, events and their cursors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_commit_with_receipts_balances_and_paged_events() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let rpc = &node.rpc;
+    let info = rpc.chain_info().await.unwrap();
+    assert_eq!(info.chain_id, chain());
+    assert_eq!(info.kind, "devchain");
+
+    let mut receipts = Vec::new();
+    for amount in [10, 20, 30] {
+        let tx = sign_next(rpc, 1, transfer(2, amount)).await;
+        let receipt = submit_and_wait(rpc, tx.clone()).await;
+        assert_eq!(receipt.outcome, TxOutcome::Success);
+        // §6.1: resubmitting a committed transaction returns its hash.
+        assert_eq!(rpc.submit_transaction(tx).await.unwrap(), receipt.tx_hash);
+        receipts.push(receipt);
+    }
+    assert_eq!(
+        rpc.balance(addr(1), usd()).await.unwrap(),
+        Amount(FUNDS - 60)
+    );
+    assert_eq!(
+        rpc.balance(addr(2), usd()).await.unwrap(),
+        Amount(FUNDS + 60)
+    );
+    let account = rpc.account(addr(1)).await.unwrap();
+    assert_eq!(account.nonce, 3);
+    let status = rpc.transaction_status(receipts[0].tx_hash).await.unwrap();
+    assert_eq!(
+        status,
+        TxStatus::Committed {
+            receipt: receipts[0].clone()
+        }
+    );
+    assert_eq!(
+        rpc.transaction_status(Hash32([7; 32])).await.unwrap(),
+        TxStatus::Unknown
+    );
+
+    let block = rpc.block(receipts[0].height).await.unwrap().unwrap();
+    assert!(verify_seal(&block));
+    assert_eq!(
+        block.transactions[receipts[0].index as usize].hash(),
+        receipts[0].tx_hash
+    );
+    assert!(rpc.block(u64::MAX).await.unwrap().is_none());
+
+    // §8: page through with limit 2; the last page is not full and skips to the next block.
+    let page = rpc.events(Cursor::default(), 2).await.unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(page.next, page.events[1].position.successor());
+    let rest = rpc.events(page.next, 2).await.unwrap();
+    assert_eq!(rest.events.len(), 1);
+    assert_eq!(rest.next, Cursor::new(rest.finalized_height + 1, 0));
+    let all: Vec<Hash32> = page
+        .events
+        .iter()
+        .chain(&rest.events)
+        .map(|e| e.tx_hash)
+        .collect();
+    let expected: Vec<Hash32> = receipts.iter().map(|r| r.tx_hash).collect();
+    assert_eq!(all, expected);
+    let beyond = rpc.events(Cursor::new(u64::MAX / 2, 0), 10).await.unwrap();
+    assert!(beyond.events.is_empty());
+    assert_eq!(
+        beyond.next,
+        Cursor::new(u64::MAX / 2, 0),
+        "next never goes backwards"
+    );
+    node.shutdown().await;
+}
+
+// §7: lock, claim with the preimage, early refund refused, refund after expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn htlc_lock_claim_and_refund() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let rpc = &node.rpc;
+    let secret = Hash32([9; 32]);
+    let hashlock = sha256(secret.as_bytes());
+    let now = rpc.chain_info().await.unwrap().finalized_time_ms;
+
+    let far = now + 600_000;
+    let lock = Payload::HtlcLock {
+        recipient: addr(2),
+        asset: usd(),
+        amount: Amount(500),
+        hashlock,
+        expiry_ms: far,
+    };
+    let locked = submit_and_wait(rpc, sign_next(rpc, 1, lock).await).await;
+    let lock_id = htlc_lock_id(
+        &chain(),
+        &addr(1),
+        &addr(2),
+        &usd(),
+        Amount(500),
+        &hashlock,
+        far,
+    );
+    assert!(
+        matches!(&locked.events[0].kind, EventKind::HtlcLocked { lock_id: id, .. } if *id == lock_id)
+    );
+    let refund_early = sign_next(rpc, 1, Payload::HtlcRefund { lock_id }).await;
+    assert_eq!(
+        rejected(rpc, refund_early).await,
+        ErrorCode::HtlcNotExpired.code()
+    );
+    let wrong = sign_next(
+        rpc,
+        3,
+        Payload::HtlcClaim {
+            lock_id,
+            preimage: Hash32([8; 32]),
+        },
+    )
+    .await;
+    assert_eq!(rejected(rpc, wrong).await, ErrorCode::WrongPreimage.code());
+    let claim = sign_next(
+        rpc,
+        3,
+        Payload::HtlcClaim {
+            lock_id,
+            preimage: secret,
+        },
+    )
+    .await;
+    let claimed = submit_and_wait(rpc, claim).await;
+    assert!(
+        matches!(&claimed.events[0].kind, EventKind::HtlcClaimed { preimage, .. } if *preimage == secret)
+    );
+    assert_eq!(
+        rpc.balance(addr(2), usd()).await.unwrap(),
+        Amount(FUNDS + 500)
+    );
+    let settled = rpc.htlc(lock_id).await.unwrap().unwrap();
+    assert_eq!(settled.state, HtlcState::Claimed { preimage: secret });
+    let twice = sign_next(
+        rpc,
+        3,
+        Payload::HtlcClaim {
+            lock_id,
+            preimage: secret,
+        },
+    )
+    .await;
+    assert_eq!(
+        rejected(rpc, twice).await,
+        ErrorCode::HtlcAlreadySettled.code()
+    );
+
+    // A short lock: refundable once chain time reaches its expiry.
+    let head = rpc.chain_info().await.unwrap().finalized_time_ms;
+    let soon = head + 4 * INTERVAL_MS;
+    let short = Payload::HtlcLock {
+        recipient: addr(2),
+        asset: usd(),
+        amount: Amount(7),
+        hashlock,
+        expiry_ms: soon,
+    };
+    submit_and_wait(rpc, sign_next(rpc, 1, short).await).await;
+    let short_id = htlc_lock_id(
+        &chain(),
+        &addr(1),
+        &addr(2),
+        &usd(),
+        Amount(7),
+        &hashlock,
+        soon,
+    );
+    for _ in 0..MAX_POLLS {
+        if rpc.chain_info().await.unwrap().finalized_time_ms >= soon {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    let refund = sign_next(rpc, 2, Payload::HtlcRefund { lock_id: short_id }).await;
+    let refunded = submit_and_wait(rpc, refund).await;
+    assert!(
+        matches!(&refunded.events[0].kind, EventKind::HtlcRefunded { sender, .. } if *sender == addr(1))
+    );
+    assert_eq!(
+        rpc.htlc(short_id).await.unwrap().unwrap().state,
+        HtlcState::Refunded
+    );
+    assert_eq!(
+        rpc.balance(addr(1), usd()).await.unwrap(),
+        Amount(FUNDS - 500)
+    );
+    node.shutdown().await;
+}
+
+// §6: every admission error has its own code, a message and data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_errors_carry_codes_messages_and_data() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let rpc = &node.rpc;
+
+    let forged = Transaction {
+        chain_id: chain(),
+        from: addr(1),
+        nonce: 0,
+        payload: transfer(2, 1),
+    }
+    .sign(&key(2));
+    assert_eq!(rejected(rpc, forged).await, ErrorCode::BadSignature.code());
+
+    let foreign = Transaction {
+        chain_id: ChainId::new("elsewhere").unwrap(),
+        from: addr(1),
+        nonce: 0,
+        payload: transfer(2, 1),
+    }
+    .sign(&key(1));
+    assert_eq!(rejected(rpc, foreign).await, ErrorCode::WrongChain.code());
+
+    let ahead = Transaction {
+        chain_id: chain(),
+        from: addr(1),
+        nonce: 5,
+        payload: transfer(2, 1),
+    }
+    .sign(&key(1));
+    match rpc.submit_transaction(ahead).await.unwrap_err() {
+        ClientError::Call(obj) => {
+            assert_eq!(obj.code(), ErrorCode::NonceTooHigh.code());
+            assert!(
+                obj.message().contains("next nonce this node accepts is 0"),
+                "{}",
+                obj.message()
+            );
+            let data: serde_json::Value = serde_json::from_str(obj.data().unwrap().get()).unwrap();
+            assert_eq!(data["expected"], 0);
+            assert_eq!(data["got"], 5);
+        }
+        other => panic!("{other}"),
+    }
+    submit_and_wait(rpc, sign_next(rpc, 1, transfer(2, 1)).await).await;
+    let stale = Transaction {
+        chain_id: chain(),
+        from: addr(1),
+        nonce: 0,
+        payload: transfer(2, 2),
+    }
+    .sign(&key(1));
+    assert_eq!(rejected(rpc, stale).await, ErrorCode::NonceTooLow.code());
+
+    let cases = [
+        (transfer(2, FUNDS + 1), ErrorCode::InsufficientBalance),
+        (transfer(2, 0), ErrorCode::InvalidAmount),
+        (
+            Payload::Transfer {
+                to: addr(2),
+                asset: AssetId::new("EUR").unwrap(),
+                amount: Amount(1),
+            },
+            ErrorCode::UnknownAsset,
+        ),
+        (
+            Payload::HtlcClaim {
+                lock_id: Hash32([3; 32]),
+                preimage: Hash32([4; 32]),
+            },
+            ErrorCode::HtlcNotFound,
+        ),
+        (
+            Payload::HtlcLock {
+                recipient: addr(2),
+                asset: usd(),
+                amount: Amount(1),
+                hashlock: Hash32::ZERO,
+                expiry_ms: u64::MAX,
+            },
+            ErrorCode::HtlcInvalidTerms,
+        ),
+    ];
+    for (payload, code) in cases {
+        let tx = sign_next(rpc, 1, payload.clone()).await;
+        assert_eq!(rejected(rpc, tx).await, code.code(), "{payload:?}");
+    }
+
+    let mut oversize = sign_next(rpc, 1, transfer(2, 1)).await;
+    oversize.signature = "ab".repeat(10_000);
+    assert_eq!(
+        rejected(rpc, oversize).await,
+        ErrorCode::OversizeTransaction.code()
+    );
+    assert_eq!(
+        next_nonce(rpc, 1).await,
+        1,
+        "refused transactions use no nonce"
+    );
+    node.shutdown().await;
+}
+
+// §6.2: a transaction admitted at head time can still fail at block time: Failed receipt,
+// nonce used, no state change, no events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_failure_uses_the_nonce_and_changes_nothing_else() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let rpc = &node.rpc;
+    // Expiring one millisecond after the head: admitted now, but every later block is later.
+    let mut receipt = None;
+    for _ in 0..100 {
+        let head_time = rpc.chain_info().await.unwrap().finalized_time_ms;
+        let lock = Payload::HtlcLock {
+            recipient: addr(2),
+            asset: usd(),
+            amount: Amount(5),
+            hashlock: Hash32([1; 32]),
+            expiry_ms: head_time + 1,
+        };
+        match rpc.submit_transaction(sign_next(rpc, 1, lock).await).await {
+            Ok(hash) => {
+                receipt = Some(wait_receipt(rpc, hash).await);
+                break;
+            }
+            // The head moved between reading it and submitting: try again.
+            Err(err) => assert_eq!(rejection_code(err), ErrorCode::HtlcInvalidTerms.code()),
+        }
+    }
+    let receipt = receipt.expect("a lock was admitted");
+    assert!(
+        matches!(&receipt.outcome, TxOutcome::Failed { code, .. } if *code == ErrorCode::HtlcInvalidTerms.code()),
+        "{:?}",
+        receipt.outcome
+    );
+    assert!(receipt.events.is_empty());
+    assert_eq!(next_nonce(rpc, 1).await, 1);
+    assert_eq!(rpc.balance(addr(1), usd()).await.unwrap(), Amount(FUNDS));
+    let page = rpc.events(Cursor::default(), 10).await.unwrap();
+    assert!(page.events.is_empty());
+    node.shutdown().await;
+}
+
+async fn next_event(sub: &mut jsonrpsee::core::client::Subscription<ChainEvent>) -> ChainEvent {
+    tokio::time::timeout(Duration::from_secs(30), sub.next())
+        .await
+        .expect("an event within 30 s")
+        .expect("subscription open")
+        .expect("event decodes")
+}
+
+// §8.2: the WebSocket subscription sends the backlog, then live events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_streams_backlog_then_live_events() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let rpc = &node.rpc;
+    let first = submit_and_wait(rpc, sign_next(rpc, 1, transfer(2, 1)).await).await;
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", node.addr))
+        .await
+        .unwrap();
+    let mut sub = ws.subscribe_events(Cursor::default()).await.unwrap();
+    let backlog = next_event(&mut sub).await;
+    assert_eq!(backlog.tx_hash, first.tx_hash);
+    let second = submit_and_wait(rpc, sign_next(rpc, 1, transfer(3, 2)).await).await;
+    let live = next_event(&mut sub).await;
+    assert_eq!(live.tx_hash, second.tx_hash);
+    assert_eq!(live.position, second.events[0].position);
+    node.shutdown().await;
+}
+
+async fn raw_post(addr: std::net::SocketAddr, body: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+// §11: malformed requests get standard JSON-RPC errors and the node keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_are_answered_and_the_node_keeps_running() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let parse = raw_post(node.addr, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":").await;
+    assert!(parse.contains("-32700"), "{parse}");
+    let params = raw_post(
+        node.addr,
+        r#"{"jsonrpc":"2.0","id":2,"method":"devchain_submitTransaction","params":[{"tx":42}]}"#,
+    )
+    .await;
+    assert!(params.contains("-32602"), "{params}");
+    let unknown = raw_post(
+        node.addr,
+        r#"{"jsonrpc":"2.0","id":3,"method":"devchain_nope"}"#,
+    )
+    .await;
+    assert!(unknown.contains("-32601"), "{unknown}");
+    let huge = raw_post(node.addr, &format!("\"{}\"", "x".repeat(600 * 1024))).await;
+    assert!(huge.contains("413") || huge.contains("-32007"), "{huge}");
+    let info = node.rpc.chain_info().await.unwrap();
+    assert_eq!(info.chain_id, chain());
+    assert!(node.url.starts_with("http://127.0.0.1:"));
+    node.shutdown().await;
+}
+
+// §9: a node reopened on the same home resumes at the same height with the same balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_the_home_restores_height_and_balances() {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    let receipt = submit_and_wait(&node.rpc, sign_next(&node.rpc, 1, transfer(2, 123)).await).await;
+    node.shutdown().await;
+    assert!(
+        !home.path().join("rpc.addr").exists(),
+        "a stopped node leaves no stale address"
+    );
+
+    let reopened = Node::open(home.path(), NodeOverrides::default()).unwrap();
+    let stopped_at = reopened.head().height;
+    assert!(stopped_at >= receipt.height);
+    assert_eq!(reopened.account(&addr(1)).nonce, 1);
+    assert_eq!(
+        reopened.account(&addr(2)).balances[&usd()],
+        Amount(FUNDS + 123)
+    );
+    drop(reopened);
+
+    let node = start(home.path()).await;
+    assert_eq!(
+        node.rpc.receipt(receipt.tx_hash).await.unwrap(),
+        Some(receipt.clone())
+    );
+    assert_eq!(
+        node.rpc.balance(addr(1), usd()).await.unwrap(),
+        Amount(FUNDS - 123)
+    );
+    let next = submit_and_wait(&node.rpc, sign_next(&node.rpc, 1, transfer(2, 1)).await).await;
+    assert!(
+        next.height > stopped_at,
+        "the chain continues after its old head"
+    );
+    let block = node.rpc.block(stopped_at + 1).await.unwrap().unwrap();
+    let parent = node.rpc.block(stopped_at).await.unwrap().unwrap();
+    assert!(block.header.time_ms > parent.header.time_ms);
+    node.shutdown().await;
+}

@@ -1,0 +1,361 @@
+//! Value-flow governor (specs/notary.md §9): a ceiling on value per (route, asset) per
+//! sliding time window. Transfers over the ceiling are held for operator review instead of
+//! being signed. Pure: the caller passes the time (the source chain's block time).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use causeway_core::{Amount, AssetId, ChainId, UnixMillis};
+use serde::{Deserialize, Serialize};
+
+use crate::attestation::Transfer;
+
+/// Approved flows remembered per route; beyond it new transfers are held.
+pub const MAX_FLOWS_PER_ROUTE: usize = 100_000;
+/// Transfers awaiting operator review; beyond it new oversize transfers are refused outright.
+pub const MAX_HELD: usize = 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Route {
+    pub source_chain: ChainId,
+    pub dest_chain: ChainId,
+    /// The asset on the source chain.
+    pub asset: AssetId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLimit {
+    pub route: Route,
+    /// Most value approved within any window of this length.
+    pub ceiling: Amount,
+    pub window_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Within the ceiling: may be attested now. The flow is recorded.
+    Approved,
+    /// Held for operator review under `hold_id`; not recorded until released.
+    Held { hold_id: u64, reason: HoldReason },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HoldReason {
+    #[error("no flow limit is configured for this route and asset")]
+    NoLimit,
+    #[error("{amount} would bring the window's total to more than the ceiling {ceiling} (already {used})")]
+    OverCeiling {
+        amount: Amount,
+        used: Amount,
+        ceiling: Amount,
+    },
+    #[error("the route has recorded {MAX_FLOWS_PER_ROUTE} flows in its window")]
+    TooManyFlows,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GovernorError {
+    #[error("limit for {route:?} has {problem}; set a positive ceiling and window")]
+    InvalidLimit { route: Route, problem: &'static str },
+    #[error(
+        "{held} transfers already await review (limit {MAX_HELD}); review them before more arrive"
+    )]
+    ReviewQueueFull { held: usize },
+    #[error("no held transfer has id {hold_id}")]
+    UnknownHold { hold_id: u64 },
+    #[error("transfer amount is zero")]
+    ZeroAmount,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldTransfer {
+    pub hold_id: u64,
+    pub dest_chain: ChainId,
+    pub transfer: Transfer,
+    pub reason: HoldReason,
+    pub held_at_ms: UnixMillis,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Governor {
+    limits: BTreeMap<Route, FlowLimit>,
+    flows: BTreeMap<Route, VecDeque<(UnixMillis, Amount)>>,
+    held: BTreeMap<u64, HeldTransfer>,
+    next_hold_id: u64,
+    /// Latest time seen: time never runs backwards here, so an old timestamp cannot
+    /// reopen a window.
+    now_ms: UnixMillis,
+}
+
+impl Governor {
+    pub fn new(limits: Vec<FlowLimit>) -> Result<Governor, GovernorError> {
+        let mut map = BTreeMap::new();
+        for limit in limits {
+            let problem = if limit.ceiling.is_zero() {
+                Some("a zero ceiling")
+            } else if limit.window_ms == 0 {
+                Some("a zero window")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(GovernorError::InvalidLimit {
+                    route: limit.route,
+                    problem,
+                });
+            }
+            map.insert(limit.route.clone(), limit);
+        }
+        Ok(Governor {
+            limits: map,
+            next_hold_id: 1,
+            ..Governor::default()
+        })
+    }
+
+    /// Decides one transfer bound for `dest_chain` at time `now_ms`.
+    pub fn check(
+        &mut self,
+        transfer: &Transfer,
+        dest_chain: &ChainId,
+        now_ms: UnixMillis,
+    ) -> Result<Decision, GovernorError> {
+        if transfer.amount.is_zero() {
+            return Err(GovernorError::ZeroAmount);
+        }
+        self.now_ms = self.now_ms.max(now_ms);
+        let route = Route {
+            source_chain: transfer.source_chain.clone(),
+            dest_chain: dest_chain.clone(),
+            asset: transfer.asset.clone(),
+        };
+        let verdict = match self.limits.get(&route).cloned() {
+            None => Err(HoldReason::NoLimit),
+            Some(limit) => {
+                let used = self.used(&route, limit.window_ms);
+                let flows = self.flows.get(&route).map_or(0, VecDeque::len);
+                match used.checked_add(transfer.amount) {
+                    _ if flows >= MAX_FLOWS_PER_ROUTE => Err(HoldReason::TooManyFlows),
+                    Some(total) if total <= limit.ceiling => Ok(()),
+                    _ => Err(HoldReason::OverCeiling {
+                        amount: transfer.amount,
+                        used,
+                        ceiling: limit.ceiling,
+                    }),
+                }
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                self.flows
+                    .entry(route)
+                    .or_default()
+                    .push_back((self.now_ms, transfer.amount));
+                Ok(Decision::Approved)
+            }
+            Err(reason) => self.hold(transfer, dest_chain, reason),
+        }
+    }
+
+    /// An operator approved a held transfer after review: it may be attested. It counts
+    /// against the window like any other flow (and may take it past the ceiling).
+    pub fn release(
+        &mut self,
+        hold_id: u64,
+        now_ms: UnixMillis,
+    ) -> Result<HeldTransfer, GovernorError> {
+        let held = self
+            .held
+            .remove(&hold_id)
+            .ok_or(GovernorError::UnknownHold { hold_id })?;
+        self.now_ms = self.now_ms.max(now_ms);
+        let route = Route {
+            source_chain: held.transfer.source_chain.clone(),
+            dest_chain: held.dest_chain.clone(),
+            asset: held.transfer.asset.clone(),
+        };
+        self.flows
+            .entry(route)
+            .or_default()
+            .push_back((self.now_ms, held.transfer.amount));
+        Ok(held)
+    }
+
+    /// An operator rejected a held transfer: it is dropped and never attested.
+    pub fn reject(&mut self, hold_id: u64) -> Result<HeldTransfer, GovernorError> {
+        self.held
+            .remove(&hold_id)
+            .ok_or(GovernorError::UnknownHold { hold_id })
+    }
+
+    pub fn held(&self) -> impl Iterator<Item = &HeldTransfer> {
+        self.held.values()
+    }
+
+    /// Value approved on `route` in the window ending now (for status displays).
+    pub fn window_total(&mut self, route: &Route) -> Amount {
+        let window = self.limits.get(route).map_or(0, |l| l.window_ms);
+        self.used(route, window)
+    }
+
+    fn used(&mut self, route: &Route, window_ms: u64) -> Amount {
+        let Some(flows) = self.flows.get_mut(route) else {
+            return Amount::ZERO;
+        };
+        let start = self.now_ms.saturating_sub(window_ms);
+        while flows.front().is_some_and(|(at, _)| *at <= start) {
+            flows.pop_front();
+        }
+        // The ceiling bounds approved flows, but released ones may exceed it: saturate.
+        flows.iter().fold(Amount::ZERO, |sum, (_, a)| {
+            sum.checked_add(*a).unwrap_or(Amount(u128::MAX))
+        })
+    }
+
+    fn hold(
+        &mut self,
+        transfer: &Transfer,
+        dest_chain: &ChainId,
+        reason: HoldReason,
+    ) -> Result<Decision, GovernorError> {
+        if self.held.len() >= MAX_HELD {
+            return Err(GovernorError::ReviewQueueFull {
+                held: self.held.len(),
+            });
+        }
+        let hold_id = self.next_hold_id;
+        self.next_hold_id += 1;
+        self.held.insert(
+            hold_id,
+            HeldTransfer {
+                hold_id,
+                dest_chain: dest_chain.clone(),
+                transfer: transfer.clone(),
+                reason: reason.clone(),
+                held_at_ms: self.now_ms,
+            },
+        );
+        Ok(Decision::Held { hold_id, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{chain, transfer};
+    use proptest::prelude::*;
+
+    fn governor(ceiling: u128, window_ms: u64) -> Governor {
+        let t = transfer(0);
+        Governor::new(vec![FlowLimit {
+            route: Route {
+                source_chain: t.source_chain,
+                dest_chain: chain("evm-b"),
+                asset: t.asset,
+            },
+            ceiling: Amount(ceiling),
+            window_ms,
+        }])
+        .expect("valid limit")
+    }
+
+    fn sized(amount: u128, i: u32) -> Transfer {
+        Transfer {
+            amount: Amount(amount),
+            ..transfer(i)
+        }
+    }
+
+    // specs/notary.md §9: over the ceiling is held, and the window slides.
+    #[test]
+    fn oversized_flows_are_held_and_the_window_slides() {
+        let mut g = governor(1_000, 60_000);
+        let dest = chain("evm-b");
+        assert_eq!(
+            g.check(&sized(600, 1), &dest, 1_000),
+            Ok(Decision::Approved)
+        );
+        let held = g.check(&sized(500, 2), &dest, 2_000).expect("decision");
+        let Decision::Held {
+            hold_id,
+            reason: HoldReason::OverCeiling { used, .. },
+        } = held
+        else {
+            panic!("{held:?}")
+        };
+        assert_eq!(used, Amount(600));
+        assert_eq!(g.held().count(), 1);
+        assert_eq!(
+            g.check(&sized(500, 3), &dest, 61_001),
+            Ok(Decision::Approved)
+        );
+        assert_eq!(
+            g.release(hold_id, 61_002).expect("release").transfer,
+            sized(500, 2)
+        );
+        assert!(g.reject(hold_id).is_err());
+    }
+
+    #[test]
+    fn unconfigured_routes_are_held_and_bad_limits_refused() {
+        let mut g = governor(1_000, 60_000);
+        assert!(matches!(
+            g.check(&sized(1, 1), &chain("elsewhere"), 0),
+            Ok(Decision::Held {
+                reason: HoldReason::NoLimit,
+                ..
+            })
+        ));
+        assert!(g.check(&sized(0, 1), &chain("evm-b"), 0).is_err());
+        let t = transfer(0);
+        let route = Route {
+            source_chain: t.source_chain,
+            dest_chain: chain("x"),
+            asset: t.asset,
+        };
+        assert!(Governor::new(vec![FlowLimit {
+            route,
+            ceiling: Amount(0),
+            window_ms: 1
+        }])
+        .is_err());
+    }
+
+    #[test]
+    fn time_running_backwards_does_not_reopen_the_window() {
+        let mut g = governor(1_000, 60_000);
+        let dest = chain("evm-b");
+        assert_eq!(
+            g.check(&sized(1_000, 1), &dest, 100_000),
+            Ok(Decision::Approved)
+        );
+        assert!(matches!(
+            g.check(&sized(1, 2), &dest, 0),
+            Ok(Decision::Held { .. })
+        ));
+    }
+
+    proptest! {
+        // specs/notary.md §9: approved value in any window never exceeds the ceiling.
+        #[test]
+        fn approved_flows_never_exceed_the_ceiling(
+            flows in proptest::collection::vec((1u128..600, 0u64..30_000), 1..80),
+            ceiling in 1u128..2_000,
+        ) {
+            let window = 10_000u64;
+            let mut g = governor(ceiling, window);
+            let dest = chain("evm-b");
+            let mut now = 0u64;
+            let mut approved: Vec<(u64, u128)> = Vec::new();
+            for (i, (amount, step)) in flows.into_iter().enumerate() {
+                now += step % 3_000;
+                if g.check(&sized(amount, i as u32), &dest, now).expect("decision") == Decision::Approved {
+                    approved.push((now, amount));
+                }
+            }
+            for (end, _) in &approved {
+                let total: u128 = approved.iter().filter(|(at, _)| *at > end.saturating_sub(window) && at <= end).map(|(_, a)| a).sum();
+                prop_assert!(total <= ceiling, "window ending {end}: {total} > {ceiling}");
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Threshold signing sessions as a sans-I/O state machine (specs/notary.md §4–§6).
+//!
+//! One [`SigningNode`] per member runs every session that member takes part in, as signer
+//! and, when its turn comes, as coordinator.
+
+mod coordinator;
+mod messages;
+mod node;
+mod nonces;
+mod schedule;
+
+pub use messages::{
+    Refusal, RoundId, SessionFailure, SessionId, SignatureBytes, SigningMessage, SigningOutput,
+};
+pub use node::{
+    session_id, SigningError, SigningNode, MAX_ATTEMPTS, MAX_BUFFERED_MESSAGES, MAX_OPEN_SESSIONS,
+    MAX_ROUNDS_PER_ATTEMPT, SUGGESTED_ATTEMPT_TIMEOUT_MS,
+};
+pub use nonces::{NonceRecord, NonceState, MAX_NONCE_RECORDS};
+pub use schedule::{coordinator_for, coordinator_order};
+
+#[cfg(test)]
+pub(crate) mod tests;

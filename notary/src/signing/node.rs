@@ -1,0 +1,516 @@
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use causeway_core::Hash32;
+use frost_ed25519::keys::{KeyPackage, PublicKeyPackage};
+use frost_ed25519::{Identifier, SigningPackage};
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+
+use crate::attestation::{Attestation, AttestationError, GroupKey};
+use crate::signing::coordinator::{CoordinatorRound, ShareOutcome};
+use crate::signing::messages::{
+    Refusal, RoundId, SessionFailure, SessionId, SignatureBytes, SigningMessage, SigningOutput,
+};
+use crate::signing::nonces::{NonceBook, NonceRecord, SignOutcome, MAX_NONCE_RECORDS};
+use crate::signing::schedule::{coordinator_for, coordinator_order};
+use crate::transport::{member_label, Envelope};
+
+/// Attempts (coordinators) tried before a session fails; each costs one timeout.
+pub const MAX_ATTEMPTS: u32 = 32;
+/// Rounds within one attempt; each new round excludes at least one cheater.
+pub const MAX_ROUNDS_PER_ATTEMPT: u32 = 16;
+/// Sessions open at once on one node.
+pub const MAX_OPEN_SESSIONS: usize = 256;
+/// Messages held for sessions this daemon has not started (vouched for) yet.
+pub const MAX_BUFFERED_MESSAGES: usize = 1024;
+/// Finished sessions remembered, so late messages for them are dropped quietly.
+const MAX_FINISHED_REMEMBERED: usize = 1024;
+/// The daemon's attempt timer: long enough for t round trips on a slow WAN link.
+pub const SUGGESTED_ATTEMPT_TIMEOUT_MS: u64 = 10_000;
+
+const SESSION_DOMAIN: &[u8] = b"CAUSEWAY-NOTARY-SESSION-V1";
+
+/// The session id every member derives from the same attestation bytes.
+pub fn session_id(message: &[u8]) -> SessionId {
+    let mut h = Sha256::new();
+    h.update(SESSION_DOMAIN);
+    h.update(message);
+    Hash32(h.finalize().into())
+}
+
+/// Local misuse by the daemon (peer misbehaviour is reported as outputs instead).
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("key package and public key package disagree: {what}; re-load both from the same DKG output")]
+    InconsistentKeys { what: &'static str },
+    #[error("group key is unusable: {0}")]
+    GroupKey(AttestationError),
+    #[error("refusing to sign: the message is not a valid attestation: {0}")]
+    NotAnAttestation(AttestationError),
+    #[error("{open} sessions are open (limit {max}); finish or drop some before starting more")]
+    TooManySessions { open: usize, max: usize },
+    #[error("{count} nonce records given to restore (limit {max})")]
+    TooManyNonceRecords { count: usize, max: usize },
+}
+
+struct Session {
+    message: Vec<u8>,
+    order: Vec<Identifier>,
+    attempt: u32,
+    excluded: BTreeSet<Identifier>,
+    coordinating: Option<CoordinatorRound>,
+}
+
+pub struct SigningNode<R> {
+    key: KeyPackage,
+    public: PublicKeyPackage,
+    group_key: ed25519_dalek::VerifyingKey,
+    members: Vec<Identifier>,
+    rng: R,
+    nonces: NonceBook,
+    sessions: BTreeMap<SessionId, Session>,
+    finished: VecDeque<SessionId>,
+    buffered: VecDeque<(Identifier, SigningMessage)>,
+}
+
+impl<R: RngCore + CryptoRng> SigningNode<R> {
+    /// `restored` are the nonce records the daemon persisted before a restart (empty on
+    /// first start). `rng` must be a CSPRNG (`rand::rngs::OsRng` in production).
+    pub fn new(
+        key: KeyPackage,
+        public: PublicKeyPackage,
+        restored: Vec<NonceRecord>,
+        rng: R,
+    ) -> Result<Self, SigningError> {
+        if key.verifying_key() != public.verifying_key() {
+            return Err(SigningError::InconsistentKeys { what: "group key" });
+        }
+        if public.verifying_shares().get(key.identifier()) != Some(key.verifying_share()) {
+            return Err(SigningError::InconsistentKeys {
+                what: "this member's verifying share",
+            });
+        }
+        let group_bytes: [u8; 32] = public
+            .verifying_key()
+            .serialize()
+            .ok()
+            .and_then(|b| b.as_slice().try_into().ok())
+            .ok_or(SigningError::InconsistentKeys {
+                what: "group key encoding",
+            })?;
+        let group_key = GroupKey(group_bytes)
+            .check()
+            .map_err(SigningError::GroupKey)?;
+        let nonces =
+            NonceBook::restore(restored).map_err(|count| SigningError::TooManyNonceRecords {
+                count,
+                max: MAX_NONCE_RECORDS,
+            })?;
+        Ok(SigningNode {
+            members: public.verifying_shares().keys().copied().collect(),
+            key,
+            public,
+            group_key,
+            rng,
+            nonces,
+            sessions: BTreeMap::new(),
+            finished: VecDeque::new(),
+            buffered: VecDeque::new(),
+        })
+    }
+
+    pub fn identifier(&self) -> Identifier {
+        *self.key.identifier()
+    }
+
+    pub fn threshold(&self) -> u16 {
+        *self.key.min_signers()
+    }
+
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The daemon vouches for `message`: it has built these attestation bytes itself from
+    /// events it saw final. Only started sessions are ever signed (specs/notary.md §4.2).
+    pub fn start(&mut self, message: Vec<u8>) -> Result<Vec<SigningOutput>, SigningError> {
+        Attestation::from_bytes(&message).map_err(SigningError::NotAnAttestation)?;
+        let session = session_id(&message);
+        if self.sessions.contains_key(&session) || self.finished.contains(&session) {
+            return Ok(Vec::new());
+        }
+        if self.sessions.len() >= MAX_OPEN_SESSIONS {
+            return Err(SigningError::TooManySessions {
+                open: self.sessions.len(),
+                max: MAX_OPEN_SESSIONS,
+            });
+        }
+        self.sessions.insert(
+            session,
+            Session {
+                message,
+                order: coordinator_order(&session, &self.members),
+                attempt: 0,
+                excluded: BTreeSet::new(),
+                coordinating: None,
+            },
+        );
+        let mut out = self.begin_attempt(session, 0);
+        let (ready, waiting): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.buffered)
+            .into_iter()
+            .partition(|(_, m)| m.session() == session);
+        self.buffered = waiting;
+        for (from, message) in ready {
+            out.extend(self.receive(from, message));
+        }
+        Ok(out)
+    }
+
+    /// The attempt timer for `session` expired: move to the next coordinator.
+    pub fn timeout(&mut self, session: SessionId) -> Vec<SigningOutput> {
+        let Some(current) = self.sessions.get(&session).map(|s| s.attempt) else {
+            return Vec::new();
+        };
+        self.begin_attempt(session, current.saturating_add(1))
+    }
+
+    /// A message from `from` (authenticated by the transport).
+    pub fn receive(&mut self, from: Identifier, message: SigningMessage) -> Vec<SigningOutput> {
+        let session = message.session();
+        if !self.members.contains(&from) {
+            return vec![refused(
+                session,
+                from,
+                Refusal::UnknownMember {
+                    member: member_label(&from),
+                },
+            )];
+        }
+        if self.finished.contains(&session) {
+            return Vec::new();
+        }
+        if !self.sessions.contains_key(&session) {
+            if self.buffered.len() >= MAX_BUFFERED_MESSAGES {
+                return vec![refused(session, from, Refusal::NotVouched)];
+            }
+            self.buffered.push_back((from, message));
+            return Vec::new();
+        }
+        let result = match message {
+            SigningMessage::CommitRequest { round } => self.on_commit_request(from, round),
+            SigningMessage::Commitment { round, commitments } => {
+                self.on_commitment(from, round, commitments)
+            }
+            SigningMessage::SignRequest { round, package } => {
+                self.on_sign_request(from, round, &package)
+            }
+            SigningMessage::Share { round, share } => self.on_share(from, round, share),
+            SigningMessage::Result { session, signature } => self.on_result(session, signature),
+        };
+        result.unwrap_or_else(|reason| vec![refused(session, from, reason)])
+    }
+
+    fn begin_attempt(&mut self, session_id: SessionId, attempt: u32) -> Vec<SigningOutput> {
+        let me = self.identifier();
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return Vec::new();
+        };
+        if attempt >= MAX_ATTEMPTS {
+            return self.fail(
+                session_id,
+                SessionFailure::AttemptsExhausted { attempts: attempt },
+            );
+        }
+        session.attempt = attempt;
+        session.coordinating = None;
+        let Some(coordinator) = coordinator_for(&session.order, attempt) else {
+            return Vec::new();
+        };
+        let mut out = vec![SigningOutput::AttemptStarted {
+            session: session_id,
+            attempt,
+            coordinator,
+        }];
+        if coordinator == me {
+            out.extend(self.begin_round(RoundId {
+                session: session_id,
+                attempt,
+                round: 0,
+            }));
+        }
+        out
+    }
+
+    fn begin_round(&mut self, round: RoundId) -> Vec<SigningOutput> {
+        let threshold = self.threshold();
+        let Some(session) = self.sessions.get_mut(&round.session) else {
+            return Vec::new();
+        };
+        let honest = self.members.len() - session.excluded.len();
+        if honest < usize::from(threshold) {
+            return self.fail(
+                round.session,
+                SessionFailure::TooFewHonest { honest, threshold },
+            );
+        }
+        if round.round >= MAX_ROUNDS_PER_ATTEMPT {
+            // Unreachable while rounds only advance on exclusions, but bounded regardless.
+            return self.begin_attempt(round.session, round.attempt.saturating_add(1));
+        }
+        session.coordinating = Some(CoordinatorRound::new(round));
+        vec![SigningOutput::Send(Envelope::everyone(
+            SigningMessage::CommitRequest { round },
+        ))]
+    }
+
+    fn on_commit_request(
+        &mut self,
+        from: Identifier,
+        round: RoundId,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        let session = self.session(&round.session)?;
+        check_coordinator(session, from, round.attempt)?;
+        if round.attempt < session.attempt {
+            return Err(Refusal::StaleAttempt {
+                attempt: round.attempt,
+                current: session.attempt,
+            });
+        }
+        if round.attempt >= MAX_ATTEMPTS || round.round >= MAX_ROUNDS_PER_ATTEMPT {
+            return Err(Refusal::BeyondBounds {
+                attempt: round.attempt,
+                round: round.round,
+            });
+        }
+        let mut out = Vec::new();
+        if round.attempt > session.attempt {
+            // A peer's timer fired before ours: follow the legitimate later coordinator.
+            out.extend(self.begin_attempt(round.session, round.attempt));
+        }
+        let reply =
+            |commitments| Envelope::member(from, SigningMessage::Commitment { round, commitments });
+        match self.nonces.existing_commitment(&round) {
+            Some(Ok(commitments)) => out.push(SigningOutput::Send(reply(commitments))),
+            Some(Err(refusal)) => return Err(refusal),
+            None => {
+                let session = self
+                    .sessions
+                    .get(&round.session)
+                    .ok_or(Refusal::NotCoordinating)?;
+                let record =
+                    self.nonces
+                        .commit(round, &session.message, &self.key, &mut self.rng)?;
+                let commitments = match &record.state {
+                    crate::signing::NonceState::Committed { nonces } => *nonces.commitments(),
+                    crate::signing::NonceState::Used { .. } => {
+                        return Err(Refusal::NonceAlreadyUsed {
+                            attempt: round.attempt,
+                            round: round.round,
+                        })
+                    }
+                };
+                out.push(SigningOutput::PersistNonceThenSend {
+                    record: Box::new(record),
+                    envelope: reply(commitments),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn on_commitment(
+        &mut self,
+        from: Identifier,
+        round: RoundId,
+        commitments: frost_ed25519::round1::SigningCommitments,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        let threshold = self.threshold();
+        let session = self
+            .sessions
+            .get_mut(&round.session)
+            .ok_or(Refusal::NotCoordinating)?;
+        if session.excluded.contains(&from) {
+            return Err(Refusal::Excluded {
+                member: member_label(&from),
+            });
+        }
+        let coordinating = session
+            .coordinating
+            .as_mut()
+            .filter(|c| c.round == round)
+            .ok_or(Refusal::NotCoordinating)?;
+        let Some(package) =
+            coordinating.add_commitment(from, commitments, threshold, &session.message)
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(package
+            .signing_commitments()
+            .keys()
+            .map(|signer| {
+                SigningOutput::Send(Envelope::member(
+                    *signer,
+                    SigningMessage::SignRequest {
+                        round,
+                        package: package.clone(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    fn on_sign_request(
+        &mut self,
+        from: Identifier,
+        round: RoundId,
+        package: &SigningPackage,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        let session = self
+            .sessions
+            .get(&round.session)
+            .ok_or(Refusal::NotCoordinating)?;
+        check_coordinator(session, from, round.attempt)?;
+        let signers = package.signing_commitments();
+        if signers.len() < usize::from(self.threshold()) {
+            return Err(Refusal::TooFewSigners {
+                got: signers.len(),
+                threshold: self.threshold(),
+            });
+        }
+        if let Some(stranger) = signers.keys().find(|id| !self.members.contains(id)) {
+            return Err(Refusal::UnknownMember {
+                member: member_label(stranger),
+            });
+        }
+        let reply = |share| Envelope::member(from, SigningMessage::Share { round, share });
+        Ok(vec![match self
+            .nonces
+            .sign(round, package, &session.message, &self.key)?
+        {
+            SignOutcome::Fresh(record, share) => SigningOutput::PersistNonceThenSend {
+                record,
+                envelope: reply(share),
+            },
+            SignOutcome::Repeat(share) => SigningOutput::Send(reply(share)),
+        }])
+    }
+
+    fn on_share(
+        &mut self,
+        from: Identifier,
+        round: RoundId,
+        share: frost_ed25519::round2::SignatureShare,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        let session = self
+            .sessions
+            .get_mut(&round.session)
+            .ok_or(Refusal::NotCoordinating)?;
+        let coordinating = session
+            .coordinating
+            .as_mut()
+            .filter(|c| c.round == round)
+            .ok_or(Refusal::NotCoordinating)?;
+        match coordinating.add_share(from, share, &self.public)? {
+            ShareOutcome::Waiting => Ok(Vec::new()),
+            ShareOutcome::Invalid { culprit, reason } => {
+                session.excluded.insert(culprit);
+                let mut out = vec![SigningOutput::CheaterDetected {
+                    round,
+                    culprit,
+                    reason,
+                }];
+                out.extend(self.begin_round(RoundId {
+                    round: round.round + 1,
+                    ..round
+                }));
+                Ok(out)
+            }
+            ShareOutcome::Complete(signature) => {
+                let signature = SignatureBytes(signature);
+                let mut out = self.complete(round.session, signature)?;
+                out.push(SigningOutput::Send(Envelope::everyone(
+                    SigningMessage::Result {
+                        session: round.session,
+                        signature,
+                    },
+                )));
+                Ok(out)
+            }
+        }
+    }
+
+    fn on_result(
+        &mut self,
+        session: SessionId,
+        signature: SignatureBytes,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        self.complete(session, signature)
+    }
+
+    /// Verifies the group signature over the session's message before finishing, so neither
+    /// a faulty aggregation nor a forged `Result` ever completes a session.
+    fn complete(
+        &mut self,
+        session_id: SessionId,
+        signature: SignatureBytes,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        let session = self.session(&session_id)?;
+        self.group_key
+            .verify_strict(
+                &session.message,
+                &ed25519_dalek::Signature::from_bytes(&signature.0),
+            )
+            .map_err(|_| Refusal::InvalidResult)?;
+        let message = self
+            .close(session_id)
+            .map(|s| s.message)
+            .unwrap_or_default();
+        Ok(vec![SigningOutput::Completed {
+            session: session_id,
+            message,
+            signature,
+        }])
+    }
+
+    fn fail(&mut self, session: SessionId, reason: SessionFailure) -> Vec<SigningOutput> {
+        self.close(session);
+        vec![SigningOutput::Failed { session, reason }]
+    }
+
+    fn close(&mut self, session: SessionId) -> Option<Session> {
+        self.nonces.forget_session(&session);
+        if self.finished.len() >= MAX_FINISHED_REMEMBERED {
+            self.finished.pop_front();
+        }
+        self.finished.push_back(session);
+        self.sessions.remove(&session)
+    }
+
+    fn session(&self, session: &SessionId) -> Result<&Session, Refusal> {
+        self.sessions.get(session).ok_or(Refusal::NotCoordinating)
+    }
+
+    /// Nonce records currently held (for status; the daemon's store is authoritative).
+    pub fn nonce_records(&self) -> usize {
+        self.nonces.len()
+    }
+}
+
+fn check_coordinator(session: &Session, from: Identifier, attempt: u32) -> Result<(), Refusal> {
+    match coordinator_for(&session.order, attempt) {
+        Some(expected) if expected == from => Ok(()),
+        expected => Err(Refusal::NotCoordinator {
+            claimed: member_label(&from),
+            expected: expected.map(|e| member_label(&e)).unwrap_or_default(),
+            attempt,
+        }),
+    }
+}
+
+fn refused(session: SessionId, from: Identifier, reason: Refusal) -> SigningOutput {
+    SigningOutput::Refused {
+        session,
+        from,
+        reason,
+    }
+}

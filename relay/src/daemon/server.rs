@@ -1,0 +1,99 @@
+//! Serves the relay API.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use causeway_core::{ChainEvent, ChainId, Cursor};
+use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::types::ErrorObjectOwned;
+
+use super::status::StatusBoard;
+use crate::api::{codes, OfferRequest, RelayApiServer, RelayStatus, SwapView, MAX_EVENTS_PER_CALL};
+use crate::store::Store;
+use crate::swaps::SwapEngine;
+
+pub struct ApiServer {
+    pub board: Arc<StatusBoard>,
+    pub store: Arc<Store>,
+    pub swaps: Arc<SwapEngine>,
+    pub started: Instant,
+}
+
+fn refused(err: anyhow::Error) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::SWAP_REFUSED, format!("{err:#}"), None::<()>)
+}
+
+fn internal(err: anyhow::Error) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::INTERNAL, format!("{err:#}"), None::<()>)
+}
+
+#[async_trait]
+impl RelayApiServer for ApiServer {
+    async fn status(&self) -> RpcResult<RelayStatus> {
+        let chains = self.board.snapshot();
+        Ok(RelayStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            healthy: chains.iter().all(|c| c.healthy()),
+            chains,
+        })
+    }
+
+    async fn events(
+        &self,
+        chain: ChainId,
+        cursor: Cursor,
+        limit: u32,
+    ) -> RpcResult<Vec<ChainEvent>> {
+        if self.board.get(&chain).is_none() {
+            let known: Vec<String> = self
+                .board
+                .snapshot()
+                .into_iter()
+                .map(|c| c.chain_id.to_string())
+                .collect();
+            return Err(ErrorObjectOwned::owned(
+                codes::UNKNOWN_CHAIN,
+                format!(
+                    "unknown chain {chain}; this relay follows: {}",
+                    known.join(", ")
+                ),
+                None::<()>,
+            ));
+        }
+        let limit = limit.min(MAX_EVENTS_PER_CALL) as usize;
+        self.store.events(&chain, cursor, limit).map_err(internal)
+    }
+
+    async fn swap_offer(&self, request: OfferRequest) -> RpcResult<SwapView> {
+        let (record, _) = self.swaps.offer(request).await.map_err(refused)?;
+        Ok(SwapView::from(&record))
+    }
+
+    async fn swap_accept(&self, offer: String) -> RpcResult<SwapView> {
+        let record = self.swaps.accept(&offer).await.map_err(refused)?;
+        Ok(SwapView::from(&record))
+    }
+
+    async fn swap_status(&self, swap_id: String) -> RpcResult<SwapView> {
+        match self.swaps.get(&swap_id).await.map_err(internal)? {
+            Some(r) => Ok(SwapView::from(&r)),
+            None => Err(ErrorObjectOwned::owned(
+                codes::UNKNOWN_SWAP,
+                format!("this relay has no swap {swap_id:?} (list them with `causeway swap list`)"),
+                None::<()>,
+            )),
+        }
+    }
+
+    async fn swap_list(&self, limit: u32) -> RpcResult<Vec<SwapView>> {
+        let limit = limit.min(MAX_EVENTS_PER_CALL) as usize;
+        Ok(self
+            .swaps
+            .list(limit)
+            .map_err(internal)?
+            .iter()
+            .map(SwapView::from)
+            .collect())
+    }
+}

@@ -1,0 +1,483 @@
+//! Runs HTLC swaps for this relay's accounts: feeds the pure `htlc` state machines with
+//! finalized events, chain time and transaction outcomes, persists each swap after every
+//! step, and hands the actions it returns to the [`Executor`].
+
+mod record;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use async_trait::async_trait;
+use causeway_adapters::{Action, ChainAdapter};
+use causeway_core::{Amount, AssetId, ChainEvent, ChainId, Hash32, UnixMillis};
+use causeway_htlc::{
+    plan, ActionKind, ActionResult, ChainParams, ChainTimes, Input, Leg, Offer, Output,
+    SafetyPolicy, Secret, SignedOffer, Swap, SwapId,
+};
+use ed25519_dalek::SigningKey;
+use tokio::sync::Mutex;
+
+pub use record::{SwapRecord, TimelineEntry, MAX_TIMELINE};
+
+use crate::daemon::follower::{EventConsumer, IngestGates};
+use crate::executor::{ActionDone, ActionStatus, Executor};
+use crate::store::Store;
+
+/// Prefix of the executor ids of swap actions.
+const ACTION_PREFIX: &str = "swap:";
+/// Most swaps one relay runs at once.
+pub const MAX_ACTIVE_SWAPS: usize = 100_000;
+
+/// What `swap offer` asks for: give `give` on `give_chain`, get `get` on `get_chain`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct OfferRequest {
+    pub give_chain: ChainId,
+    pub give_asset: AssetId,
+    pub give_amount: Amount,
+    pub get_chain: ChainId,
+    pub get_asset: AssetId,
+    pub get_amount: Amount,
+    /// The counterparty's account on `give_chain` (receives what we give).
+    pub counterparty_on_give_chain: causeway_core::Address,
+    /// The counterparty's account on `get_chain` (locks what we get).
+    pub counterparty_on_get_chain: causeway_core::Address,
+    /// Chain time the counterparty has to accept and lock.
+    pub accept_window_ms: u64,
+}
+
+pub struct SwapEngine {
+    tree: sled::Tree,
+    db: sled::Db,
+    store: Arc<Store>,
+    gates: Arc<IngestGates>,
+    adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
+    executor: Executor,
+    policy: SafetyPolicy,
+    identity: SigningKey,
+    /// Unfinished swaps, by id. One lock: swaps are small and steps are short.
+    active: Mutex<BTreeMap<SwapId, SwapRecord>>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl SwapEngine {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        store: Arc<Store>,
+        gates: Arc<IngestGates>,
+        adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
+        executor: Executor,
+        policy: SafetyPolicy,
+        identity: SigningKey,
+    ) -> Result<Arc<SwapEngine>> {
+        policy
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[swap] policy: {e}"))?;
+        let db = store.db().clone();
+        let tree = db.open_tree("swaps")?;
+        let mut active = BTreeMap::new();
+        for kv in tree.iter() {
+            let (_, v) = kv?;
+            let record: SwapRecord = serde_json::from_slice(&v).context("corrupt swap record")?;
+            if !record.swap.is_finished() {
+                active.insert(record.swap.swap_id().clone(), record);
+            }
+        }
+        let engine = Arc::new(SwapEngine {
+            tree,
+            db,
+            store,
+            gates,
+            adapters,
+            executor,
+            policy,
+            identity,
+            active: Mutex::new(active),
+        });
+        // Re-issue whatever was outstanding: the executor ignores ids it already has and
+        // re-sends their recorded transactions (specs/htlc.md §8).
+        let pending: Vec<_> = engine
+            .active
+            .lock()
+            .await
+            .values()
+            .flat_map(|r| r.swap.pending_actions())
+            .collect();
+        for action in pending {
+            tracing::info!(swap_action = %action.id, "resuming swap action");
+            engine.submit(action).await?;
+        }
+        // An initiator that crashed before its start was recorded starts again.
+        engine
+            .feed(|swap| {
+                (swap.role() == causeway_htlc::Role::Initiator && !swap.started())
+                    .then_some(Input::Start)
+            })
+            .await?;
+        Ok(engine)
+    }
+
+    fn adapter(&self, chain: &ChainId) -> Result<&Arc<dyn ChainAdapter>> {
+        self.adapters.get(chain).with_context(|| {
+            format!(
+                "chain {chain} is not configured in this relay (configured: {})",
+                self.adapters
+                    .keys()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+
+    fn signer(&self, chain: &ChainId) -> Result<causeway_core::Address> {
+        self.adapter(chain)?
+            .signer()
+            .with_context(|| format!("chain {chain} has no `key` in this relay's config; the relay needs one to lock and claim there"))
+    }
+
+    async fn params(&self, chain: &ChainId) -> Result<(ChainParams, UnixMillis)> {
+        let adapter = self.adapter(chain)?;
+        if !adapter.capabilities().htlc {
+            bail!("chain {chain} does not support HTLC swaps");
+        }
+        let info = adapter.info().await?;
+        Ok((ChainParams::from_info(&info), info.finalized_time_ms))
+    }
+
+    /// Creates a swap as initiator: plans deadlines from both chains' finality, signs the
+    /// offer, persists the swap, and starts it (our lock goes out).
+    pub async fn offer(&self, req: OfferRequest) -> Result<(SwapRecord, String)> {
+        if req.give_chain == req.get_chain {
+            bail!(
+                "give and get chains are both {}; a swap needs two chains",
+                req.give_chain
+            );
+        }
+        if req.give_amount.is_zero() || req.get_amount.is_zero() {
+            bail!("amounts must be greater than zero");
+        }
+        let (a, a_now) = self.params(&req.give_chain).await?;
+        let (b, b_now) = self.params(&req.get_chain).await?;
+        let now = ChainTimes {
+            a_ms: a_now,
+            b_ms: b_now,
+        };
+        let plan = plan(&a, &b, &self.policy, now, req.accept_window_ms)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (leg_a_expiry_ms, leg_b_expiry_ms) = whole_seconds(
+            plan.deadlines.leg_a_expiry_ms,
+            plan.deadlines.leg_b_expiry_ms,
+        );
+        let secret = Secret::generate();
+        let offer = Offer::new(
+            SwapId::random(),
+            secret.hashlock(),
+            Leg {
+                chain_id: req.give_chain.clone(),
+                asset: req.give_asset,
+                amount: req.give_amount,
+                sender: self.signer(&req.give_chain)?,
+                recipient: req.counterparty_on_give_chain,
+                expiry_ms: leg_a_expiry_ms,
+            },
+            Leg {
+                chain_id: req.get_chain.clone(),
+                asset: req.get_asset,
+                amount: req.get_amount,
+                sender: req.counterparty_on_get_chain,
+                recipient: self.signer(&req.get_chain)?,
+                expiry_ms: leg_b_expiry_ms,
+            },
+            plan.deadlines.accept_by_ms,
+            self.identity.verifying_key().into(),
+        );
+        let signed =
+            SignedOffer::sign(offer.clone(), &self.identity).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let encoded = signed.encode();
+        let swap = Swap::initiator(offer, secret, &a, &b, &self.policy, now)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let record = self.register(swap, encoded.clone(), true).await?;
+        Ok((record, encoded))
+    }
+
+    /// Accepts an offer as participant: verifies it, checks it is for this relay's
+    /// accounts, re-checks the plan against both chains now, and persists the swap.
+    pub async fn accept(&self, offer_text: &str) -> Result<SwapRecord> {
+        let signed = SignedOffer::decode(offer_text.trim()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let offer = signed.into_offer();
+        if let Some(existing) = self.get(offer.swap_id.as_str()).await? {
+            return Ok(existing);
+        }
+        for (leg, ours, what) in [
+            (&offer.leg_a, &offer.leg_a.recipient, "receive on"),
+            (&offer.leg_b, &offer.leg_b.sender, "lock on"),
+        ] {
+            let mine = self.signer(&leg.chain_id)?;
+            if &mine != ours {
+                bail!(
+                    "the offer expects account {ours} to {what} {}, but this relay signs there as {mine}; accept it with the relay that holds that key",
+                    leg.chain_id
+                );
+            }
+        }
+        let (a, a_now) = self.params(&offer.leg_a.chain_id).await?;
+        let (b, b_now) = self.params(&offer.leg_b.chain_id).await?;
+        let swap = Swap::participant(
+            offer,
+            &a,
+            &b,
+            &self.policy,
+            ChainTimes {
+                a_ms: a_now,
+                b_ms: b_now,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.register(swap, offer_text.trim().to_string(), false)
+            .await
+    }
+
+    /// Persists a new swap, back-fills events the relay already ingested, and starts it.
+    async fn register(&self, swap: Swap, offer: String, start: bool) -> Result<SwapRecord> {
+        let chains = vec![
+            swap.offer().leg_a.chain_id.clone(),
+            swap.offer().leg_b.chain_id.clone(),
+        ];
+        // No page may be ingested between our back-fill and our registration.
+        let _gates = self.gates.enter_all(&chains).await;
+        let mut active = self.active.lock().await;
+        if active.len() >= MAX_ACTIVE_SWAPS {
+            bail!("this relay already runs {MAX_ACTIVE_SWAPS} swaps; try again when some finish");
+        }
+        let mut record = SwapRecord::new(swap, offer, now_ms());
+        let mut outputs = Vec::new();
+        for event in self.store.htlc_events(&record.swap.offer().hashlock)? {
+            outputs.extend(record.swap.handle(Input::Observed {
+                chain: event.chain_id.clone(),
+                event,
+            }));
+        }
+        if start {
+            outputs.extend(record.swap.handle(Input::Start));
+        }
+        let id = record.swap.swap_id().clone();
+        self.apply(&mut record, outputs).await?;
+        let snapshot = record.clone();
+        active.insert(id, record);
+        Ok(snapshot)
+    }
+
+    /// Records outputs in the timeline, persists the swap, then submits its actions.
+    async fn apply(&self, record: &mut SwapRecord, outputs: Vec<Output>) -> Result<()> {
+        let mut submits = Vec::new();
+        for out in outputs {
+            if let Output::Submit(action) = &out {
+                submits.push(action.clone());
+            }
+            if let Some(text) = record.note(&out, now_ms()).map(|e| e.text.clone()) {
+                tracing::info!(swap = %record.swap.swap_id(), "{text}");
+            }
+        }
+        self.tree
+            .insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?)?;
+        self.db.flush_async().await?;
+        for action in submits {
+            self.submit(action).await?;
+        }
+        Ok(())
+    }
+
+    async fn submit(&self, action: causeway_htlc::SwapAction) -> Result<()> {
+        let adapter_action = match action.kind {
+            ActionKind::Lock {
+                recipient,
+                asset,
+                amount,
+                hashlock,
+                expiry_ms,
+            } => Action::HtlcLock {
+                recipient,
+                asset,
+                amount,
+                hashlock,
+                expiry_ms,
+            },
+            ActionKind::Claim { lock_id, preimage } => Action::HtlcClaim { lock_id, preimage },
+            ActionKind::Refund { lock_id } => Action::HtlcRefund { lock_id },
+        };
+        self.executor
+            .submit(
+                format!("{ACTION_PREFIX}{}", action.id),
+                &action.chain,
+                adapter_action,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Feeds `input` to every active swap `wants` selects, persisting each that changed.
+    async fn feed(&self, wants: impl Fn(&Swap) -> Option<Input>) -> Result<()> {
+        let mut active = self.active.lock().await;
+        let mut finished = Vec::new();
+        for (id, record) in active.iter_mut() {
+            let Some(input) = wants(&record.swap) else {
+                continue;
+            };
+            // A tick that changes nothing but the swap's view of chain time is not worth a
+            // write: after a restart the next tick brings the view back.
+            let is_tick = matches!(input, Input::Tick { .. });
+            let outputs = record.swap.handle(input);
+            if outputs.is_empty() && is_tick {
+                continue;
+            }
+            self.apply(record, outputs).await?;
+            if record.swap.is_finished() {
+                finished.push(id.clone());
+            }
+        }
+        for id in finished {
+            active.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Routes an executor outcome to its swap; returns false if it is not a swap action.
+    pub async fn on_action_done(&self, done: &ActionDone) -> Result<bool> {
+        let Some(action_id) = done.id.strip_prefix(ACTION_PREFIX) else {
+            return Ok(false);
+        };
+        let swap_id = action_id.split('/').next().unwrap_or_default().to_string();
+        let result = match &done.status {
+            ActionStatus::Final {
+                outcome: causeway_adapters::TxOutcome::Success,
+                ..
+            } => ActionResult::Ok,
+            ActionStatus::Final {
+                outcome: causeway_adapters::TxOutcome::Failed { reason },
+                ..
+            } => ActionResult::Failed(reason.clone()),
+            ActionStatus::Refused { reason } => ActionResult::Failed(reason.clone()),
+            ActionStatus::Queued | ActionStatus::Sent => return Ok(true),
+        };
+        let action_id = action_id.to_string();
+        self.feed(|swap| {
+            (swap.swap_id().as_str() == swap_id).then(|| Input::ActionOutcome {
+                action_id: action_id.clone(),
+                result: result.clone(),
+            })
+        })
+        .await?;
+        Ok(true)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<SwapRecord>> {
+        if let Ok(swap_id) = SwapId::new(id) {
+            if let Some(r) = self.active.lock().await.get(&swap_id) {
+                return Ok(Some(r.clone()));
+            }
+        }
+        Ok(match self.tree.get(id)? {
+            Some(v) => Some(serde_json::from_slice(&v).context("corrupt swap record")?),
+            None => None,
+        })
+    }
+
+    /// Every swap this relay knows, newest first, at most `limit`.
+    pub fn list(&self, limit: usize) -> Result<Vec<SwapRecord>> {
+        let mut all: Vec<SwapRecord> = self
+            .tree
+            .iter()
+            .map(|kv| Ok(serde_json::from_slice(&kv?.1)?))
+            .collect::<Result<_>>()?;
+        all.sort_by_key(|r| std::cmp::Reverse(r.created_ms));
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    pub async fn active_count(&self) -> usize {
+        self.active.lock().await.len()
+    }
+}
+
+/// Rounds both expiries up to whole seconds (EVM HTLCs count seconds), keeping the margin
+/// between them at least what the plan asked: T2 only moves later (more claim room), and
+/// T1 moves by at least as much.
+fn whole_seconds(t1_ms: UnixMillis, t2_ms: UnixMillis) -> (UnixMillis, UnixMillis) {
+    let up = |ms: u64| ms.div_ceil(1000).saturating_mul(1000);
+    let t2 = up(t2_ms);
+    let t1 = up(t1_ms.max(t2 + (t1_ms - t2_ms.min(t1_ms))));
+    (t1, t2)
+}
+
+fn hashlock_of(event: &ChainEvent) -> Option<Hash32> {
+    match &event.kind {
+        causeway_core::EventKind::HtlcLocked { hashlock, .. }
+        | causeway_core::EventKind::HtlcClaimed { hashlock, .. }
+        | causeway_core::EventKind::HtlcRefunded { hashlock, .. } => Some(*hashlock),
+        causeway_core::EventKind::Transfer { .. } => None,
+    }
+}
+
+fn involves(swap: &Swap, chain: &ChainId) -> bool {
+    &swap.offer().leg_a.chain_id == chain || &swap.offer().leg_b.chain_id == chain
+}
+
+#[async_trait]
+impl EventConsumer for SwapEngine {
+    async fn on_events(&self, chain: &ChainId, events: &[ChainEvent]) -> Result<()> {
+        for event in events {
+            let Some(hashlock) = hashlock_of(event) else {
+                continue;
+            };
+            self.feed(|swap| {
+                (swap.offer().hashlock == hashlock && involves(swap, chain)).then(|| {
+                    Input::Observed {
+                        chain: chain.clone(),
+                        event: event.clone(),
+                    }
+                })
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn on_head(&self, chain: &ChainId, finalized_height: u64, time_ms: u64) -> Result<()> {
+        self.feed(|swap| {
+            involves(swap, chain).then(|| Input::Tick {
+                chain: chain.clone(),
+                finalized_height,
+                time_ms,
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_seconds;
+
+    #[test]
+    fn rounding_to_seconds_never_shrinks_the_margin_or_the_claim_room() {
+        for (t1, t2) in [
+            (20_001, 10_999),
+            (20_000, 10_000),
+            (15_500, 9_400),
+            (10_001, 10_000),
+        ] {
+            let (r1, r2) = whole_seconds(t1, t2);
+            assert_eq!(r1 % 1000, 0);
+            assert_eq!(r2 % 1000, 0);
+            assert!(r2 >= t2, "T2 moved earlier");
+            assert!(r1 - r2 >= t1 - t2, "margin shrank for {t1},{t2}: {r1},{r2}");
+        }
+    }
+}

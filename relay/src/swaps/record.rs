@@ -1,0 +1,55 @@
+use causeway_htlc::{Output, Swap};
+use serde::{Deserialize, Serialize};
+
+/// Timeline entries kept per swap; older ones are dropped first.
+pub const MAX_TIMELINE: usize = 64;
+
+/// A swap as the relay stores it: the protocol state plus what the user sees.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SwapRecord {
+    pub swap: Swap,
+    /// The signed offer string, to show again or hand to the counterparty.
+    pub offer: String,
+    /// Local wall-clock time of creation, for listing only (never for deadlines).
+    pub created_ms: u64,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Local wall-clock time, for display only.
+    pub at_ms: u64,
+    pub kind: String,
+    pub text: String,
+}
+
+impl SwapRecord {
+    pub fn new(swap: Swap, offer: String, now_ms: u64) -> SwapRecord {
+        SwapRecord {
+            swap,
+            offer,
+            created_ms: now_ms,
+            timeline: Vec::new(),
+        }
+    }
+
+    /// Adds a timeline entry for an output worth showing, and returns it.
+    pub fn note(&mut self, out: &Output, now_ms: u64) -> Option<&TimelineEntry> {
+        let (kind, text) = match out {
+            Output::Submit(a) => ("submit", format!("submitting {} on {}", a.id, a.chain)),
+            Output::Progress(p) => ("progress", p.clone()),
+            Output::Warning(w) => ("warning", w.clone()),
+            Output::Aborted(r) => ("aborted", r.to_string()),
+            Output::Finished(o) => ("finished", format!("finished: {o}")),
+        };
+        if self.timeline.len() >= MAX_TIMELINE {
+            self.timeline.remove(0);
+        }
+        self.timeline.push(TimelineEntry {
+            at_ms: now_ms,
+            kind: kind.to_string(),
+            text,
+        });
+        self.timeline.last()
+    }
+}

@@ -1,0 +1,373 @@
+//! HTLC swaps end to end: two real devchain nodes, one relay per party, driven by the CLI.
+
+use std::time::Duration;
+
+use causeway_adapters::devchain::DevchainAdapter;
+use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
+use causeway_core::{Address, Amount, AssetId, ChainId, Hash32};
+use causeway_e2e::{eventually, DevchainProcess, Net, RelayProcess};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Tight but valid safety assumptions, so expiries come within seconds.
+const FAST_POLICY: &str =
+    "[swap]\nreaction_delay_ms = 1000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
+
+struct World {
+    net: Net,
+    a: DevchainProcess,
+    b: DevchainProcess,
+    alice: Address,
+    bob: Address,
+}
+
+async fn world() -> World {
+    let net = Net::new();
+    let alice = net.key("alice");
+    let bob = net.key("bob");
+    let a = net
+        .devchain("dev-a", &["alice=USD:1000", "bob=USD:10"])
+        .await
+        .unwrap();
+    let b = net
+        .devchain("dev-b", &["bob=GOLD:500", "alice=GOLD:10"])
+        .await
+        .unwrap();
+    World {
+        net,
+        a,
+        b,
+        alice,
+        bob,
+    }
+}
+
+impl World {
+    fn relay_config(&self, who: &str) -> std::path::PathBuf {
+        self.net.relay_config_with(
+            &format!("relay-{who}"),
+            &[
+                ("dev-a", &self.a.rpc_url, Some(who)),
+                ("dev-b", &self.b.rpc_url, Some(who)),
+            ],
+            FAST_POLICY,
+        )
+    }
+
+    async fn relay(&self, who: &str) -> RelayProcess {
+        self.net.relay(&self.relay_config(who)).await.unwrap()
+    }
+
+    fn offer(&self, relay: &RelayProcess, give: &str, get: &str, accept_secs: u64) -> Value {
+        self.net
+            .cli_ok(&[
+                "--json",
+                "swap",
+                "offer",
+                "--relay",
+                &relay.api_url,
+                "--give",
+                give,
+                "--get",
+                get,
+                "--to",
+                "bob",
+                "--from",
+                "bob",
+                "--accept-within-secs",
+                &accept_secs.to_string(),
+            ])
+            .json()
+    }
+
+    fn balance(&self, rpc: &str, who: &str, asset: &str) -> u128 {
+        let v = self
+            .net
+            .cli_ok(&["--json", "balance", who, "--rpc", rpc])
+            .json();
+        v["balances"][asset]
+            .as_str()
+            .unwrap_or("0")
+            .parse()
+            .unwrap()
+    }
+
+    async fn outcome(&self, relay: &RelayProcess, swap_id: &str) -> Value {
+        let net = &self.net;
+        eventually(&format!("swap {swap_id} to finish"), WAIT, || async {
+            let v = net
+                .cli_ok(&[
+                    "--json",
+                    "swap",
+                    "status",
+                    swap_id,
+                    "--relay",
+                    &relay.api_url,
+                ])
+                .json();
+            (!v["status"]["outcome"].is_null()).then_some(v)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_swap_moves_both_assets_and_balances_are_right() {
+    let w = world().await;
+    let alice_relay = w.relay("alice").await;
+    let bob_relay = w.relay("bob").await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    assert!(offer["offer"].as_str().unwrap().starts_with("cwoffer1"));
+
+    let accepted = w
+        .net
+        .cli_ok(&[
+            "--json",
+            "swap",
+            "accept",
+            offer["offer"].as_str().unwrap(),
+            "--relay",
+            &bob_relay.api_url,
+        ])
+        .json();
+    assert_eq!(accepted["swap_id"], swap_id);
+
+    let alice_view = w.outcome(&alice_relay, &swap_id).await;
+    let bob_view = w.outcome(&bob_relay, &swap_id).await;
+    assert_eq!(alice_view["status"]["outcome"], "swapped", "{alice_view:#}");
+    assert_eq!(bob_view["status"]["outcome"], "swapped", "{bob_view:#}");
+
+    assert_eq!(w.balance(&w.a.rpc_url, "alice", "USD"), 900);
+    assert_eq!(w.balance(&w.a.rpc_url, "bob", "USD"), 110);
+    assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
+    assert_eq!(w.balance(&w.b.rpc_url, "bob", "GOLD"), 450);
+
+    let human = w
+        .net
+        .cli_ok(&["swap", "status", &swap_id, "--relay", &alice_relay.api_url])
+        .stdout;
+    assert!(
+        human.contains("leg A on dev-a") && human.contains("outcome: swapped"),
+        "{human}"
+    );
+    let list = w
+        .net
+        .cli_ok(&["swap", "list", "--relay", &bob_relay.api_url])
+        .stdout;
+    assert!(list.contains(&swap_id), "{list}");
+    let _ = (&w.alice, &w.bob);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participant_who_never_locks_leaves_the_initiator_refunded_after_expiry() {
+    let w = world().await;
+    let alice_relay = w.relay("alice").await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 2);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    eventually("alice's lock", WAIT, || async {
+        (w.balance(&w.a.rpc_url, "alice", "USD") == 900).then_some(())
+    })
+    .await
+    .unwrap();
+
+    let view = w.outcome(&alice_relay, &swap_id).await;
+    assert_eq!(view["status"]["outcome"], "refunded", "{view:#}");
+    assert_eq!(w.balance(&w.a.rpc_url, "alice", "USD"), 1000);
+    assert_eq!(w.balance(&w.a.rpc_url, "bob", "USD"), 10);
+}
+
+/// Bob locks by hand with wrong terms; alice's relay must refuse to claim and refund.
+async fn counterparty_locks_wrong_terms(
+    amount: u128,
+    hashlock_override: Option<Hash32>,
+    expiry_extra_ms: u64,
+) -> (World, Value) {
+    let w = world().await;
+    let alice_relay = w.relay("alice").await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 3);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    let terms = &offer["terms"];
+    let hashlock: Hash32 = terms["hashlock"].as_str().unwrap().parse().unwrap();
+    let expiry = terms["leg_b"]["expiry_ms"].as_u64().unwrap();
+
+    let bob_b = DevchainAdapter::new(
+        ChainId::new("dev-b").unwrap(),
+        &w.b.rpc_url,
+        Some(w.net.signing_key("bob")),
+    )
+    .unwrap();
+    let lock = bob_b
+        .submit(&Action::HtlcLock {
+            recipient: w.alice.clone(),
+            asset: AssetId::new("GOLD").unwrap(),
+            amount: Amount(amount),
+            hashlock: hashlock_override.unwrap_or(hashlock),
+            expiry_ms: expiry + expiry_extra_ms,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        bob_b.wait_final(&lock, WAIT).await.unwrap(),
+        TxState::Final {
+            outcome: TxOutcome::Success,
+            ..
+        }
+    ));
+
+    let view = w.outcome(&alice_relay, &swap_id).await;
+    assert_eq!(view["status"]["outcome"], "refunded", "{view:#}");
+    assert_eq!(
+        w.balance(&w.a.rpc_url, "alice", "USD"),
+        1000,
+        "alice's USD not refunded"
+    );
+    assert_eq!(
+        w.balance(&w.b.rpc_url, "alice", "GOLD"),
+        10,
+        "alice claimed a bad lock"
+    );
+    (w, view)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participant_locking_the_wrong_amount_is_refused_and_the_initiator_refunds() {
+    let (_w, view) = counterparty_locks_wrong_terms(40, None, 0).await;
+    let aborted = view["status"]["aborted"].to_string();
+    assert!(
+        aborted.contains("40") && aborted.contains("50"),
+        "abort reason does not name the amounts: {aborted}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participant_locking_with_a_too_long_timelock_is_refused_and_the_initiator_refunds() {
+    let (_w, view) = counterparty_locks_wrong_terms(50, None, 3_600_000).await;
+    assert!(!view["status"]["aborted"].is_null(), "{view:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participant_locking_under_another_hash_is_ignored_and_the_initiator_refunds() {
+    let (w, _view) = counterparty_locks_wrong_terms(50, Some(Hash32([9; 32])), 0).await;
+    // Bob gets his own lock back with the CLI once it expires.
+    let _ = w;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participant_relay_killed_between_the_two_claims_completes_the_swap_after_restart() {
+    let w = world().await;
+    let alice_relay = w.relay("alice").await;
+    let mut bob_relay = w.relay("bob").await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    w.net.cli_ok(&[
+        "swap",
+        "accept",
+        offer["offer"].as_str().unwrap(),
+        "--relay",
+        &bob_relay.api_url,
+    ]);
+
+    // As soon as bob's lock is final, SIGKILL bob's relay: alice then claims on dev-b
+    // while bob's relay is down, revealing the preimage.
+    eventually("bob's lock on dev-b", WAIT, || async {
+        (w.balance(&w.b.rpc_url, "bob", "GOLD") == 450).then_some(())
+    })
+    .await
+    .unwrap();
+    bob_relay.process.kill_hard();
+    let alice_view = w.outcome(&alice_relay, &swap_id).await;
+    assert_eq!(alice_view["status"]["phase"]["phase"], "finished");
+    eventually("alice's claim on dev-b", WAIT, || async {
+        (w.balance(&w.b.rpc_url, "alice", "GOLD") == 60).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        w.balance(&w.a.rpc_url, "bob", "USD"),
+        10,
+        "bob claimed while his relay was dead?"
+    );
+
+    let bob_relay = w.relay("bob").await;
+    let bob_view = w.outcome(&bob_relay, &swap_id).await;
+    assert_eq!(bob_view["status"]["outcome"], "swapped", "{bob_view:#}");
+    assert_eq!(w.balance(&w.a.rpc_url, "bob", "USD"), 110);
+    assert_eq!(w.balance(&w.a.rpc_url, "alice", "USD"), 900);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_swap_requests_get_errors_that_say_what_to_do() {
+    let w = world().await;
+    let alice_relay = w.relay("alice").await;
+    let run = w.net.cli(&[
+        "swap",
+        "offer",
+        "--relay",
+        &alice_relay.api_url,
+        "--give",
+        "dev-a:USD",
+        "--get",
+        "dev-b:GOLD:5",
+        "--to",
+        "bob",
+        "--from",
+        "bob",
+    ]);
+    assert!(
+        !run.success && run.stderr.contains("CHAIN:ASSET:AMOUNT"),
+        "{}",
+        run.stderr
+    );
+    let run = w.net.cli(&[
+        "swap",
+        "offer",
+        "--relay",
+        &alice_relay.api_url,
+        "--give",
+        "dev-z:USD:1",
+        "--get",
+        "dev-b:GOLD:5",
+        "--to",
+        "bob",
+        "--from",
+        "bob",
+    ]);
+    assert!(
+        !run.success && run.stderr.contains("dev-z") && run.stderr.contains("not configured"),
+        "{}",
+        run.stderr
+    );
+    let run = w.net.cli(&[
+        "swap",
+        "accept",
+        "cwoffer1garbage",
+        "--relay",
+        &alice_relay.api_url,
+    ]);
+    assert!(
+        !run.success && !run.stderr.contains("panicked"),
+        "{}",
+        run.stderr
+    );
+    // An offer meant for bob cannot be accepted by alice's relay.
+    let offer = w.offer(&alice_relay, "dev-a:USD:1", "dev-b:GOLD:1", 30);
+    let run = w.net.cli(&[
+        "swap",
+        "accept",
+        offer["offer"].as_str().unwrap(),
+        "--relay",
+        &alice_relay.api_url,
+    ]);
+    assert!(!run.success, "alice accepted her own offer for bob");
+    let run = w
+        .net
+        .cli(&["swap", "status", "nope", "--relay", &alice_relay.api_url]);
+    assert!(
+        !run.success && run.stderr.contains("causeway swap list"),
+        "{}",
+        run.stderr
+    );
+}
