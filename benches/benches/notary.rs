@@ -52,7 +52,7 @@ fn keys(t: u16, n: u16) -> Keys {
         n,
         t,
         IdentifierList::Default,
-        &mut StdRng::seed_from_u64(1),
+        StdRng::seed_from_u64(1),
     )
     .unwrap();
     Keys {

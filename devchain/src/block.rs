@@ -241,12 +241,13 @@ mod tests {
     }
 
     fn candidate() -> impl proptest::strategy::Strategy<Value = (u8, u8, u128, u8)> {
-        use proptest::prelude::*;
         // (sender, kind, amount, secret): kind 0 transfer, 1 lock, 2 claim, 3 refund.
         (1..=3u8, 0..4u8, 0..400u128, 0..3u8)
     }
 
     proptest::proptest! {
+        // Each case signs up to ~100 transactions: fewer cases keep the suite quick.
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
         // specs/devchain.md §10 invariants 3, 4 and 5, over several chained blocks.
         #[test]
         fn chained_blocks_keep_heights_times_positions_and_settle_locks_once(

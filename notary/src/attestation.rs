@@ -26,6 +26,25 @@ pub const MAX_ATTESTATION_BYTES: usize = 1024;
 pub struct GroupKey(#[serde(with = "hex::serde")] pub [u8; 32]);
 
 impl GroupKey {
+    /// The group key of a FROST key package, checked as [`GroupKey::check`] does.
+    pub fn from_public_key_package(
+        public: &frost_ed25519::keys::PublicKeyPackage,
+    ) -> Result<GroupKey, AttestationError> {
+        let invalid = |reason: String| AttestationError::InvalidGroupKey { reason };
+        let bytes = public
+            .verifying_key()
+            .serialize()
+            .map_err(|e| invalid(e.to_string()))?;
+        let key = GroupKey(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| invalid(format!("{} bytes, expected 32", bytes.len())))?,
+        );
+        key.check()?;
+        Ok(key)
+    }
+
     /// Refuses the zero encoding, non-points and small-order points: such a "key" would let
     /// anyone forge signatures.
     pub fn check(&self) -> Result<ed25519_dalek::VerifyingKey, AttestationError> {

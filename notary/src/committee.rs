@@ -227,6 +227,12 @@ impl Committee {
         self.config.threshold
     }
 
+    /// The configured member holding FROST identifier `id` (member number = identifier).
+    pub fn member(&self, id: &Identifier) -> Option<(usize, &CommitteeMember)> {
+        let number = self.identities.keys().position(|k| k == id)? + 1;
+        self.config.members.get(number - 1).map(|m| (number, m))
+    }
+
     /// The DKG setup for key epoch `epoch`; the ceremony id binds committee and epoch.
     pub fn dkg_setup(&self, epoch: u64) -> DkgSetup {
         let mut input = Vec::with_capacity(64);
@@ -474,5 +480,10 @@ mod tests {
         let c = config(3, &["a", "b", "c", "d"]).validate().expect("valid");
         assert_ne!(c.dkg_setup(1).ceremony, c.dkg_setup(2).ceremony);
         assert_eq!(c.dkg_setup(1).members, c.identities);
+        let third = Identifier::try_from(3).expect("non-zero");
+        assert_eq!(
+            c.member(&third).map(|(n, m)| (n, m.operator.as_str())),
+            Some((3, "c"))
+        );
     }
 }

@@ -8,23 +8,24 @@ mod attestation_error;
 #[cfg(test)]
 mod attestation_vectors_tests;
 mod codec;
+pub mod committee;
+pub mod dkg;
 pub mod governor;
 pub mod keystore;
 pub mod merkle;
+pub mod signing;
 #[cfg(test)]
 mod test_support;
+pub mod transport;
 pub mod verify;
 
 pub use attestation::{
     Attestation, AttestationError, GroupKey, KeyRotation, PauseControl, Transfer,
     TransferAttestation, TransferBatch,
 };
+pub use codec::MAX_TEXT_FIELD_BYTES;
 pub use merkle::{MerkleProof, MerkleTree};
 pub use verify::{
     verify_attestation, verify_attestation_bytes, verify_for_committee, verify_transfer,
     CommitteeKey,
 };
-pub mod committee;
-pub mod dkg;
-pub mod signing;
-pub mod transport;

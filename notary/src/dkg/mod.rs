@@ -286,12 +286,7 @@ impl DkgMember {
             self.setup.threshold,
             &view,
         ));
-        let others: BTreeMap<Identifier, round1::Package> = self
-            .round1
-            .iter()
-            .filter(|(id, _)| **id != self.me)
-            .map(|(id, (p, _))| (*id, p.clone()))
-            .collect();
+        let others = self.peers_round1();
         let secret1 = self.secret1.take().ok_or(DkgError::OutOfTurn {
             member: self.me,
             what: "round 2 twice",
@@ -314,12 +309,7 @@ impl DkgMember {
             member: self.me,
             what: "round 3 twice",
         })?;
-        let others: BTreeMap<Identifier, round1::Package> = self
-            .round1
-            .iter()
-            .filter(|(id, _)| **id != self.me)
-            .map(|(id, (p, _))| (*id, p.clone()))
-            .collect();
+        let others = self.peers_round1();
         let (key_package, public) =
             frost_dkg::part3(&secret2, &others, &self.round2).map_err(|e| frost_error(None, e))?;
         let group_key = group_key_bytes(&public)?;
@@ -366,6 +356,15 @@ impl DkgMember {
             public_key_package,
             transcript_hash: transcript,
         })))
+    }
+
+    /// FROST's part2/part3 take every round-1 package but this member's own.
+    fn peers_round1(&self) -> BTreeMap<Identifier, round1::Package> {
+        self.round1
+            .iter()
+            .filter(|(id, _)| **id != self.me)
+            .map(|(id, (p, _))| (*id, p.clone()))
+            .collect()
     }
 
     fn equivocation(
@@ -431,17 +430,11 @@ fn package_digest(package: &round1::Package) -> Result<Hash32, DkgError> {
 }
 
 fn group_key_bytes(public: &PublicKeyPackage) -> Result<Hash32, DkgError> {
-    let bytes = public
-        .verifying_key()
-        .serialize()
-        .map_err(|e| frost_error(None, e))?;
-    bytes
-        .as_slice()
-        .try_into()
-        .map(Hash32)
-        .map_err(|_| DkgError::Frost {
+    crate::attestation::GroupKey::from_public_key_package(public)
+        .map(|key| Hash32(key.0))
+        .map_err(|e| DkgError::Frost {
             culprit: None,
-            reason: "group key is not 32 bytes".into(),
+            reason: e.to_string(),
         })
 }
 

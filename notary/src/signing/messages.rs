@@ -40,7 +40,7 @@ pub enum SigningMessage {
     /// Signer → coordinator.
     Commitment {
         round: RoundId,
-        commitments: SigningCommitments,
+        commitments: Box<SigningCommitments>,
     },
     /// Coordinator → each chosen signer: the t commitments and the message.
     SignRequest {

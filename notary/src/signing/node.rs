@@ -90,16 +90,8 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
                 what: "this member's verifying share",
             });
         }
-        let group_bytes: [u8; 32] = public
-            .verifying_key()
-            .serialize()
-            .ok()
-            .and_then(|b| b.as_slice().try_into().ok())
-            .ok_or(SigningError::InconsistentKeys {
-                what: "group key encoding",
-            })?;
-        let group_key = GroupKey(group_bytes)
-            .check()
+        let group_key = GroupKey::from_public_key_package(&public)
+            .and_then(|k| k.check())
             .map_err(SigningError::GroupKey)?;
         let nonces =
             NonceBook::restore(restored).map_err(|count| SigningError::TooManyNonceRecords {
@@ -199,7 +191,7 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
         let result = match message {
             SigningMessage::CommitRequest { round } => self.on_commit_request(from, round),
             SigningMessage::Commitment { round, commitments } => {
-                self.on_commitment(from, round, commitments)
+                self.on_commitment(from, round, *commitments)
             }
             SigningMessage::SignRequest { round, package } => {
                 self.on_sign_request(from, round, &package)
@@ -287,8 +279,15 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             // A peer's timer fired before ours: follow the legitimate later coordinator.
             out.extend(self.begin_attempt(round.session, round.attempt));
         }
-        let reply =
-            |commitments| Envelope::member(from, SigningMessage::Commitment { round, commitments });
+        let reply = |commitments| {
+            Envelope::member(
+                from,
+                SigningMessage::Commitment {
+                    round,
+                    commitments: Box::new(commitments),
+                },
+            )
+        };
         match self.nonces.existing_commitment(&round) {
             Some(Ok(commitments)) => out.push(SigningOutput::Send(reply(commitments))),
             Some(Err(refusal)) => return Err(refusal),

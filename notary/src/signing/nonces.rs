@@ -32,7 +32,7 @@ pub struct NonceRecord {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum NonceState {
     Committed {
-        nonces: SigningNonces,
+        nonces: Box<SigningNonces>,
     },
     /// The nonces are destroyed; only the package they signed and the resulting share remain,
     /// so a repeated request for the same package gets the same share and any other is refused.
@@ -96,7 +96,9 @@ impl NonceBook {
         let record = NonceRecord {
             round,
             message_digest: sha256(message),
-            state: NonceState::Committed { nonces },
+            state: NonceState::Committed {
+                nonces: Box::new(nonces),
+            },
         };
         self.records.insert(round, record.clone());
         Ok(record)

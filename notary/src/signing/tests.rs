@@ -206,6 +206,21 @@ impl Net {
     }
 }
 
+/// A fresh network of dealer keys and one attestation message for it.
+fn session_net(
+    n: u16,
+    t: u16,
+    seed: u64,
+    transfers: u32,
+) -> (Net, Vec<u8>, SessionId, Vec<Identifier>) {
+    let (keys, public) = dealer_keys(n, t, seed);
+    let net = Net::new(keys, public);
+    let m = message(transfers);
+    let session = session_id(&m);
+    let order = coordinator_order(&session, &net.ids());
+    (net, m, session, order)
+}
+
 fn assert_verifies(net: &Net, message: &[u8], signature: SignatureBytes) {
     verify_attestation_bytes(&net.group_key(), message, &signature.0)
         .expect("group signature verifies");
@@ -228,11 +243,7 @@ fn all_members_complete_one_session() {
 // after timeouts if an absent member was first in line to coordinate.
 #[test]
 fn completes_with_two_members_absent_including_the_first_coordinator() {
-    let (keys, public) = dealer_keys(5, 3, 2);
-    let mut net = Net::new(keys, public);
-    let m = message(2);
-    let session = session_id(&m);
-    let order = coordinator_order(&session, &net.ids());
+    let (mut net, m, session, order) = session_net(5, 3, 2, 2);
     net.offline.extend([order[0], order[3]]);
     net.start_all(&m);
     net.run();
@@ -255,11 +266,7 @@ fn completes_with_two_members_absent_including_the_first_coordinator() {
 // specs/notary.md §6: an invalid share names its sender, who is excluded; the rest finish.
 #[test]
 fn cheater_is_named_excluded_and_the_session_still_completes() {
-    let (keys, public) = dealer_keys(5, 3, 3);
-    let mut net = Net::new(keys, public);
-    let m = message(4);
-    let session = session_id(&m);
-    let order = coordinator_order(&session, &net.ids());
+    let (mut net, m, session, order) = session_net(5, 3, 3, 4);
     // FIFO delivery answers the commit request in identifier order, so the lowest
     // identifier other than the coordinator is certainly among the first t signers.
     let cheater = net
@@ -287,11 +294,7 @@ fn cheater_is_named_excluded_and_the_session_still_completes() {
 
 #[test]
 fn too_many_cheaters_fail_the_session_by_name() {
-    let (keys, public) = dealer_keys(3, 2, 4);
-    let mut net = Net::new(keys, public);
-    let m = message(1);
-    let session = session_id(&m);
-    let order = coordinator_order(&session, &net.ids());
+    let (mut net, m, session, order) = session_net(3, 2, 4, 1);
     net.corrupt_shares_from.extend([order[1], order[2]]);
     net.start_all(&m);
     net.run();
@@ -339,11 +342,7 @@ fn unvouched_messages_are_held_then_refused_and_non_attestations_rejected() {
 // specs/notary.md §4.3: only the scheduled coordinator of an attempt is obeyed.
 #[test]
 fn requests_from_a_non_coordinator_are_refused() {
-    let (keys, public) = dealer_keys(3, 2, 6);
-    let mut net = Net::new(keys, public);
-    let m = message(1);
-    let session = session_id(&m);
-    let order = coordinator_order(&session, &net.ids());
+    let (mut net, m, session, order) = session_net(3, 2, 6, 1);
     let node = net.nodes.get_mut(&order[2]).expect("node");
     node.start(m).expect("start");
     let out = node.receive(
@@ -393,9 +392,10 @@ fn restored_signer_never_reuses_a_nonce() {
         panic!("{out:?}")
     };
     assert!(matches!(record.state, NonceState::Committed { .. }));
-    let SigningMessage::Commitment { commitments, .. } = envelope.message else {
+    let SigningMessage::Commitment { commitments, .. } = &envelope.message else {
         panic!()
     };
+    let commitments = **commitments;
     assert_eq!(envelope.to, Recipient::Member(coord));
     net.absorb(signer, out.clone());
 
@@ -407,7 +407,7 @@ fn restored_signer_never_reuses_a_nonce() {
     // A re-sent request gets the same commitment, not fresh nonces for the same round.
     let again = node.receive(coord, SigningMessage::CommitRequest { round });
     assert!(matches!(&again[..], [SigningOutput::Send(e)]
-        if e.message == SigningMessage::Commitment { round, commitments }));
+        if e.message == SigningMessage::Commitment { round, commitments: Box::new(commitments) }));
 
     // Package for a different message using our commitment: refused.
     let other = message(3);
@@ -487,7 +487,7 @@ fn restored_signer_never_reuses_a_nonce() {
         panic!("{fresh:?}")
     };
     assert!(
-        !matches!(envelope.message, SigningMessage::Commitment { commitments: c, .. } if c == commitments)
+        !matches!(&envelope.message, SigningMessage::Commitment { commitments: c, .. } if **c == commitments)
     );
 }
 

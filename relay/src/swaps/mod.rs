@@ -213,6 +213,12 @@ impl SwapEngine {
         let signed = SignedOffer::decode(offer_text.trim()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let offer = signed.into_offer();
         if let Some(existing) = self.get(offer.swap_id.as_str()).await? {
+            if existing.swap.role() == causeway_htlc::Role::Initiator {
+                bail!(
+                    "this relay made offer {} itself; give the offer string to the counterparty, whose relay accepts it",
+                    offer.swap_id
+                );
+            }
             return Ok(existing);
         }
         for (leg, ours, what) in [
