@@ -36,17 +36,16 @@ fn ingest(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let mut height = 0u64;
+    let height = std::cell::Cell::new(0u64);
     group.bench_function("store_ingest_page_500", |b| {
         b.iter_batched(
             || {
-                height += 1;
-                page(&chain, height)
+                height.set(height.get() + 1);
+                page(&chain, height.get())
             },
             |events| {
-                store
-                    .ingest(&chain, &events, Position::new(height + 1, 0))
-                    .unwrap()
+                let next = events[0].position.next_block();
+                store.ingest(&chain, &events, next).unwrap()
             },
             BatchSize::SmallInput,
         )
@@ -55,17 +54,17 @@ fn ingest(c: &mut Criterion) {
     // Physical limit: the same keys and JSON values in one raw sled batch, no transaction.
     let raw_dir = tempfile::tempdir().unwrap();
     let db = sled::open(raw_dir.path()).unwrap();
-    let mut raw_height = 0u64;
+    let raw_height = std::cell::Cell::new(0u64);
     group.bench_function("raw_sled_batch_500", |b| {
         b.iter_batched(
             || {
-                raw_height += 1;
-                page(&chain, raw_height)
+                raw_height.set(raw_height.get() + 1);
+                page(&chain, raw_height.get())
             },
             |events| {
                 let mut batch = sled::Batch::default();
                 for e in &events {
-                    let mut key = raw_height.to_be_bytes().to_vec();
+                    let mut key = e.position.height.to_be_bytes().to_vec();
                     key.extend_from_slice(&e.position.index.to_be_bytes());
                     batch.insert(key, serde_json::to_vec(e).unwrap());
                 }

@@ -83,6 +83,18 @@ impl DevchainError {
         }
     }
 
+    pub(crate) fn parse<E: std::fmt::Display>(
+        format: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(E) -> DevchainError {
+        let path = path.into();
+        move |e| DevchainError::Parse {
+            path,
+            format,
+            detail: e.to_string(),
+        }
+    }
+
     pub(crate) fn storage(what: impl Into<String>) -> impl FnOnce(sled::Error) -> DevchainError {
         let what = what.into();
         move |source| DevchainError::Storage { what, source }

@@ -9,6 +9,7 @@ use causeway_core::{Address, Amount, AssetId, EventKind, Hash32, UnixMillis};
 
 use crate::api::{AccountState, HtlcLock};
 use crate::htlc;
+use crate::mempool::MAX_NONCE_GAP;
 use crate::state::{Changes, StateView};
 use crate::tx::{public_key_of, Payload, Transaction};
 use crate::tx_error::TxError;
@@ -64,6 +65,7 @@ pub fn execute(
             sender: tx.from.clone(),
             got: tx.nonce,
             expected,
+            max_gap: MAX_NONCE_GAP,
         });
     }
     let mut scratch = Scratch::new(view);

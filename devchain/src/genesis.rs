@@ -166,19 +166,12 @@ pub fn init_home(home: &Path, opts: InitOptions) -> Result<Genesis, DevchainErro
     genesis.validate()?;
     fs::create_dir_all(home).map_err(DevchainError::io("create the home directory", home))?;
     write_secret(&home.join(VALIDATOR_KEY_FILE), &hex::encode(key.to_bytes()))?;
-    let genesis_json =
-        serde_json::to_string_pretty(&genesis).map_err(|e| DevchainError::Parse {
-            path: genesis_path.clone(),
-            format: "JSON",
-            detail: e.to_string(),
-        })?;
+    let genesis_json = serde_json::to_string_pretty(&genesis)
+        .map_err(DevchainError::parse("JSON", &genesis_path))?;
     write_file(&genesis_path, &genesis_json)?;
     let config_path = home.join(CONFIG_FILE);
-    let config_toml = toml::to_string(&config).map_err(|e| DevchainError::Parse {
-        path: config_path.clone(),
-        format: "TOML",
-        detail: e.to_string(),
-    })?;
+    let config_toml =
+        toml::to_string(&config).map_err(DevchainError::parse("TOML", &config_path))?;
     write_file(&config_path, &config_toml)?;
     Ok(genesis)
 }
@@ -240,18 +233,11 @@ fn read_required(home: &Path, name: &str) -> Result<(PathBuf, String), DevchainE
 
 pub(crate) fn read_home(home: &Path) -> Result<HomeFiles, DevchainError> {
     let (path, text) = read_required(home, GENESIS_FILE)?;
-    let genesis: Genesis = serde_json::from_str(&text).map_err(|e| DevchainError::Parse {
-        path,
-        format: "JSON",
-        detail: e.to_string(),
-    })?;
+    let genesis: Genesis =
+        serde_json::from_str(&text).map_err(DevchainError::parse("JSON", path))?;
     genesis.validate()?;
     let (path, text) = read_required(home, CONFIG_FILE)?;
-    let config: NodeConfig = toml::from_str(&text).map_err(|e| DevchainError::Parse {
-        path,
-        format: "TOML",
-        detail: e.to_string(),
-    })?;
+    let config: NodeConfig = toml::from_str(&text).map_err(DevchainError::parse("TOML", path))?;
     let (path, text) = read_required(home, VALIDATOR_KEY_FILE)?;
     let key_error = |reason: String| DevchainError::ValidatorKey {
         path: path.clone(),

@@ -4,12 +4,12 @@
 //! committed state, so a new transaction is checked against "state plus pending" exactly
 //! as the next block will execute it (only block time may still differ).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use causeway_core::{ChainId, Hash32, UnixMillis};
+use causeway_core::{Address, ChainId, Hash32, UnixMillis};
 
 use crate::executor::{execute, BlockContext, Effects};
-use crate::state::{Changes, Layered, State};
+use crate::state::{Changes, Layered, State, StateView};
 use crate::tx::SignedTransaction;
 use crate::tx_error::TxError;
 
@@ -46,9 +46,19 @@ pub fn check_stateless(
     Ok(VerifiedTx { tx, hash })
 }
 
+/// How far ahead of its sender's next nonce a transaction may be and still be held until
+/// the gap fills (`specs/devchain.md` §4).
+pub const MAX_NONCE_GAP: u64 = 64;
+/// Most transactions held for a nonce gap, across all senders. Only their signature is
+/// checked until they become executable, so they get a small share of the mempool.
+pub const MAX_HELD: usize = 4_096;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admission {
+    /// Queued for the next blocks.
     Accepted(Hash32),
+    /// Its nonce is ahead: held until the sender's earlier nonces arrive.
+    Held(Hash32),
     /// The same transaction was already waiting: nothing changed.
     AlreadyPending(Hash32),
 }
@@ -56,13 +66,18 @@ pub enum Admission {
 impl Admission {
     pub fn hash(self) -> Hash32 {
         match self {
-            Admission::Accepted(h) | Admission::AlreadyPending(h) => h,
+            Admission::Accepted(h) | Admission::Held(h) | Admission::AlreadyPending(h) => h,
         }
     }
 }
 
 pub struct Mempool {
+    /// Executable transactions, in the order blocks will take them.
     queue: VecDeque<VerifiedTx>,
+    /// Transactions waiting for a nonce gap to fill, by sender and nonce.
+    held: HashMap<Address, BTreeMap<u64, VerifiedTx>>,
+    held_count: usize,
+    /// Hashes of every queued and held transaction.
     hashes: HashSet<Hash32>,
     /// State after every queued transaction, over the committed state.
     pending: Changes,
@@ -73,25 +88,29 @@ impl Mempool {
     pub fn new(capacity: usize) -> Self {
         Mempool {
             queue: VecDeque::new(),
+            held: HashMap::new(),
+            held_count: 0,
             hashes: HashSet::new(),
             pending: Changes::default(),
             capacity,
         }
     }
 
+    /// Queued and held transactions together.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.held_count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len() == 0
     }
 
     pub fn contains(&self, hash: &Hash32) -> bool {
         self.hashes.contains(hash)
     }
 
-    /// Queues `tx` if it would execute on top of `state` and the queue at `head_time`.
+    /// Queues `tx` if it would execute on top of `state` and the queue at `head_time`, or
+    /// holds it if only earlier nonces of its sender are missing.
     pub fn admit(
         &mut self,
         state: &State,
@@ -101,25 +120,107 @@ impl Mempool {
         if self.contains(&tx.hash) {
             return Ok(Admission::AlreadyPending(tx.hash));
         }
-        if self.queue.len() >= self.capacity {
+        if self.len() >= self.capacity {
             return Err(TxError::MempoolFull {
                 capacity: self.capacity,
             });
         }
+        let ctx = BlockContext { time_ms: head_time };
+        let hash = tx.hash;
+        match self.effects_of(state, &ctx, &tx) {
+            Ok(effects) => {
+                let sender = tx.tx.tx.from.clone();
+                self.enqueue(tx, effects);
+                self.release_held(state, &ctx, &sender);
+                Ok(Admission::Accepted(hash))
+            }
+            Err(TxError::NonceTooHigh { got, expected, .. })
+                if got - expected <= MAX_NONCE_GAP && self.held_count < MAX_HELD =>
+            {
+                self.hold(tx);
+                Ok(Admission::Held(hash))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn effects_of(
+        &self,
+        state: &State,
+        ctx: &BlockContext,
+        tx: &VerifiedTx,
+    ) -> Result<Effects, TxError> {
         let view = Layered {
             base: state,
             changes: &self.pending,
         };
-        let effects = execute(&view, &BlockContext { time_ms: head_time }, &tx.tx.tx)?;
-        self.pending.merge(effects.changes);
-        self.hashes.insert(tx.hash);
-        let hash = tx.hash;
-        self.queue.push_back(tx);
-        Ok(Admission::Accepted(hash))
+        execute(&view, ctx, &tx.tx.tx)
     }
 
-    /// The oldest `max` transactions: the next block's candidates. They stay queued (and
-    /// count as pending) until [`Mempool::remove_committed`].
+    fn enqueue(&mut self, tx: VerifiedTx, effects: Effects) {
+        self.pending.merge(effects.changes);
+        self.hashes.insert(tx.hash);
+        self.queue.push_back(tx);
+    }
+
+    /// A later transaction for the same held nonce replaces the earlier one: neither ran.
+    fn hold(&mut self, tx: VerifiedTx) {
+        let slots = self.held.entry(tx.tx.tx.from.clone()).or_default();
+        self.hashes.insert(tx.hash);
+        match slots.insert(tx.tx.tx.nonce, tx) {
+            Some(replaced) => {
+                self.hashes.remove(&replaced.hash);
+            }
+            None => self.held_count += 1,
+        }
+    }
+
+    /// Moves `sender`'s held transactions into the queue while their nonce is next. One
+    /// that would fail now is dropped (its sender sees it become unknown); held ones whose
+    /// nonce is already used are dropped too.
+    fn release_held(&mut self, state: &State, ctx: &BlockContext, sender: &Address) {
+        loop {
+            let next = Layered {
+                base: state,
+                changes: &self.pending,
+            }
+            .account(sender)
+            .map_or(0, |a| a.nonce);
+            let Some(slots) = self.held.get_mut(sender) else {
+                return;
+            };
+            let mut released = None;
+            while let Some(entry) = slots.first_entry() {
+                if *entry.key() > next {
+                    break;
+                }
+                let nonce = *entry.key();
+                let tx = entry.remove();
+                self.held_count -= 1;
+                if nonce == next {
+                    released = Some(tx);
+                    break;
+                }
+                self.hashes.remove(&tx.hash);
+            }
+            if slots.is_empty() {
+                self.held.remove(sender);
+            }
+            let Some(tx) = released else {
+                return;
+            };
+            match self.effects_of(state, ctx, &tx) {
+                Ok(effects) => self.enqueue(tx, effects),
+                Err(err) => {
+                    tracing::debug!(tx = %tx.hash, error = %err, "dropped a held transaction that no longer applies");
+                    self.hashes.remove(&tx.hash);
+                }
+            }
+        }
+    }
+
+    /// The oldest `max` executable transactions: the next block's candidates. They stay
+    /// queued (and count as pending) until [`Mempool::remove_committed`].
     pub fn candidates(&self, max: usize) -> Vec<SignedTransaction> {
         self.queue.iter().take(max).map(|v| v.tx.clone()).collect()
     }
@@ -127,7 +228,8 @@ impl Mempool {
     /// Drops the `count` oldest transactions, now in a durable block over `state`, and
     /// replays the rest on the new state. A transaction that can no longer ever apply (its
     /// nonce is gone) is dropped; one that would now fail at execution stays, as the next
-    /// block will include it with a `Failed` receipt.
+    /// block will include it with a `Failed` receipt. Held transactions whose gap is now
+    /// filled join the queue.
     pub fn remove_committed(&mut self, count: usize, state: &State, head_time: UnixMillis) {
         for gone in self.queue.drain(..count.min(self.queue.len())) {
             self.hashes.remove(&gone.hash);
@@ -151,6 +253,10 @@ impl Mempool {
             self.pending.merge(effects.changes);
             self.queue.push_back(tx);
         }
+        let waiting: Vec<Address> = self.held.keys().cloned().collect();
+        for sender in waiting {
+            self.release_held(state, &ctx, &sender);
+        }
     }
 }
 
@@ -158,7 +264,6 @@ impl Mempool {
 mod tests {
     use super::*;
     use crate::api::ErrorCode;
-    use crate::state::StateView;
     use crate::test_support::*;
 
     const HEAD_TIME: UnixMillis = 10_000;
@@ -203,8 +308,9 @@ mod tests {
             admit(&mut pool, &state, verified(1, 0, 1)),
             Err(ErrorCode::NonceTooLow)
         );
+        let beyond_gap = 2 + MAX_NONCE_GAP;
         assert_eq!(
-            admit(&mut pool, &state, verified(1, 2, 1)),
+            admit(&mut pool, &state, verified(1, beyond_gap, 1)),
             Err(ErrorCode::NonceTooHigh)
         );
         assert_eq!(
@@ -271,5 +377,65 @@ mod tests {
         state.apply(Effects::nonce_only(&state, &addr(1)).changes);
         pool.remove_committed(0, &state, HEAD_TIME);
         assert!(pool.is_empty());
+    }
+
+    // specs/devchain.md §4: a nonce gap of up to MAX_NONCE_GAP is held until it fills.
+    #[test]
+    fn future_nonces_are_held_until_the_gap_fills() {
+        let state = funded_state();
+        let mut pool = Mempool::new(10);
+        let third = verified(1, 2, 1);
+        let third_hash = third.hash;
+        assert_eq!(
+            admit(&mut pool, &state, third),
+            Ok(Admission::Held(third_hash))
+        );
+        assert_eq!(
+            admit(&mut pool, &state, verified(1, 1, 1)).map(|a| matches!(a, Admission::Held(_))),
+            Ok(true)
+        );
+        assert!(
+            pool.contains(&third_hash),
+            "held transactions count as pending"
+        );
+        assert!(pool.candidates(10).is_empty(), "nothing executable yet");
+        admit(&mut pool, &state, verified(1, 0, 1)).unwrap();
+        let nonces: Vec<u64> = pool.candidates(10).iter().map(|t| t.tx.nonce).collect();
+        assert_eq!(nonces, vec![0, 1, 2]);
+        assert_eq!(pool.len(), 3);
+    }
+
+    // specs/devchain.md §4: a held transaction that no longer applies when released is dropped.
+    #[test]
+    fn held_transactions_that_cannot_apply_are_dropped_on_release() {
+        let state = funded_state();
+        let mut pool = Mempool::new(10);
+        let broke = check_stateless(
+            &chain(),
+            signed(1, 1, transfer(2, START_BALANCE)),
+            16 * 1024,
+        )
+        .unwrap();
+        let broke_hash = broke.hash;
+        admit(&mut pool, &state, broke).unwrap();
+        admit(&mut pool, &state, verified(1, 0, 1)).unwrap();
+        assert!(
+            !pool.contains(&broke_hash),
+            "1000 USD is no longer there after sending 1"
+        );
+        assert_eq!(pool.len(), 1);
+    }
+
+    // specs/devchain.md §4: a held transaction whose gap is filled by a block is released.
+    #[test]
+    fn a_committed_block_releases_held_transactions() {
+        let mut state = funded_state();
+        let mut pool = Mempool::new(10);
+        admit(&mut pool, &state, verified(1, 1, 5)).unwrap();
+        // Nonce 0 was committed by another node's block, never seen by this mempool.
+        state.apply(Effects::nonce_only(&state, &addr(1)).changes);
+        pool.remove_committed(0, &state, HEAD_TIME);
+        let nonces: Vec<u64> = pool.candidates(10).iter().map(|t| t.tx.nonce).collect();
+        assert_eq!(nonces, vec![1]);
     }
 }

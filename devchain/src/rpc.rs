@@ -8,7 +8,7 @@ use causeway_core::{
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::PendingSubscriptionSink;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::api::{
     AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, Receipt, TxStatus,
@@ -16,7 +16,7 @@ use crate::api::{
 };
 use crate::error::DevchainError;
 use crate::mempool::check_stateless;
-use crate::shared::Shared;
+use crate::shared::{BlockEvents, Shared};
 use crate::state::StateView;
 use crate::tx::SignedTransaction;
 use crate::tx_error::TxError;
@@ -144,31 +144,92 @@ impl DevchainApiServer for Rpc {
         loop {
             let block = tokio::select! {
                 () = sink.closed() => return Ok(()),
-                block = live.recv() => block,
+                block = next_live_block(&mut live, next) => block?,
             };
-            match block {
-                Ok(events) => {
-                    for event in events.iter() {
-                        if event.position < next {
-                            continue;
-                        }
-                        sink.send(event_message(event)?).await?;
-                        next = event.position.successor();
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    return Err(format!(
-                        "subscriber fell {missed} blocks behind and was dropped so that it never silently skips events; \
-                         resubscribe from cursor {next}"
-                    )
-                    .into())
-                }
-                Err(RecvError::Closed) => return Ok(()),
+            let Some(events) = block else {
+                return Ok(());
+            };
+            for event in &events {
+                sink.send(event_message(event)?).await?;
+                next = event.position.successor();
             }
         }
     }
 }
 
+/// The next committed block's events at positions `>= next` (earlier ones went out with
+/// the backlog); `None` once the node stops. A receiver that fell further behind than the
+/// channel holds gets an error instead of a silent gap.
+pub(crate) async fn next_live_block(
+    live: &mut broadcast::Receiver<BlockEvents>,
+    next: Cursor,
+) -> Result<Option<Vec<ChainEvent>>, String> {
+    match live.recv().await {
+        Ok(events) => Ok(Some(events.iter().filter(|e| e.position >= next).cloned().collect())),
+        Err(RecvError::Lagged(missed)) => Err(format!(
+            "subscriber fell {missed} blocks behind and was dropped so that it never silently skips events; \
+             resubscribe from cursor {next}"
+        )),
+        Err(RecvError::Closed) => Ok(None),
+    }
+}
+
 fn event_message(event: &ChainEvent) -> Result<jsonrpsee::SubscriptionMessage, serde_json::Error> {
     serde_json::value::to_raw_value(event).map(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+    use causeway_core::{EventKind, Position};
+
+    fn event(height: u64, index: u32) -> ChainEvent {
+        ChainEvent {
+            chain_id: chain(),
+            position: Position::new(height, index),
+            tx_hash: Hash32::ZERO,
+            time_ms: height,
+            kind: EventKind::HtlcRefunded {
+                lock_id: Hash32::ZERO,
+                hashlock: Hash32::ZERO,
+                sender: addr(1),
+            },
+        }
+    }
+
+    // specs/devchain.md §8.2: live events skip what the backlog sent, never more.
+    #[tokio::test]
+    async fn live_blocks_skip_only_events_already_sent() {
+        let (tx, mut rx) = broadcast::channel(4);
+        tx.send(std::sync::Arc::new(vec![event(5, 0), event(5, 1)]))
+            .unwrap();
+        let events = next_live_block(&mut rx, Position::new(5, 1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(events, vec![event(5, 1)]);
+        drop(tx);
+        assert_eq!(
+            next_live_block(&mut rx, Position::new(6, 0)).await,
+            Ok(None)
+        );
+    }
+
+    // specs/devchain.md §8.2: a lagging subscriber is closed with a cursor to resume from.
+    #[tokio::test]
+    async fn a_lagging_subscriber_gets_an_error_naming_its_cursor() {
+        let (tx, mut rx) = broadcast::channel(1);
+        for height in 1..=3 {
+            tx.send(std::sync::Arc::new(vec![event(height, 0)]))
+                .unwrap();
+        }
+        let err = next_live_block(&mut rx, Position::new(1, 0))
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("2 blocks behind") && err.contains("cursor 1:0"),
+            "{err}"
+        );
+    }
 }

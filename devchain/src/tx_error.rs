@@ -23,11 +23,12 @@ pub enum TxError {
         expected: u64,
     },
 
-    #[error("nonce {got} of {sender} leaves a gap; the next nonce this node accepts is {expected} (submit the missing nonces first)")]
+    #[error("nonce {got} of {sender} is too far ahead: its next nonce is {expected} and at most {max_gap} later ones are held; submit the missing nonces first")]
     NonceTooHigh {
         sender: Address,
         got: u64,
         expected: u64,
+        max_gap: u64,
     },
 
     #[error("{account} has {available} {asset} (after its pending transactions) but needs {needed}; fund the account or send less")]

@@ -107,18 +107,30 @@ async fn start(home: &Path) -> Running {
     }
 }
 
+/// A node on a newly initialised home (dropping the home deletes it).
+async fn fresh() -> (tempfile::TempDir, Running) {
+    let home = tempfile::tempdir().unwrap();
+    init(home.path());
+    let node = start(home.path()).await;
+    (home, node)
+}
+
+fn signed_by(seed: u8, nonce: u64, payload: Payload) -> SignedTransaction {
+    Transaction {
+        chain_id: chain(),
+        from: addr(seed),
+        nonce,
+        payload,
+    }
+    .sign(&key(seed))
+}
+
 async fn next_nonce(rpc: &HttpClient, seed: u8) -> u64 {
     rpc.account(addr(seed)).await.unwrap().nonce
 }
 
 async fn sign_next(rpc: &HttpClient, seed: u8, payload: Payload) -> SignedTransaction {
-    Transaction {
-        chain_id: chain(),
-        from: addr(seed),
-        nonce: next_nonce(rpc, seed).await,
-        payload,
-    }
-    .sign(&key(seed))
+    signed_by(seed, next_nonce(rpc, seed).await, payload)
 }
 
 async fn wait_receipt(rpc: &HttpClient, hash: Hash32) -> Receipt {
@@ -158,9 +170,7 @@ async fn rejected(rpc: &HttpClient, tx: SignedTransaction) -> i32 {
 // §5, §6, §8: transfers, receipts, balances, idempotency, events and their cursors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_commit_with_receipts_balances_and_paged_events() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (_home, node) = fresh().await;
     let rpc = &node.rpc;
     let info = rpc.chain_info().await.unwrap();
     assert_eq!(info.chain_id, chain());
@@ -233,9 +243,7 @@ async fn transfers_commit_with_receipts_balances_and_paged_events() {
 // §7: lock, claim with the preimage, early refund refused, refund after expiry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn htlc_lock_claim_and_refund() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (_home, node) = fresh().await;
     let rpc = &node.rpc;
     let secret = Hash32([9; 32]);
     let hashlock = sha256(secret.as_bytes());
@@ -355,9 +363,7 @@ async fn htlc_lock_claim_and_refund() {
 // §6: every admission error has its own code, a message and data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admission_errors_carry_codes_messages_and_data() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (_home, node) = fresh().await;
     let rpc = &node.rpc;
 
     let forged = Transaction {
@@ -378,35 +384,23 @@ async fn admission_errors_carry_codes_messages_and_data() {
     .sign(&key(1));
     assert_eq!(rejected(rpc, foreign).await, ErrorCode::WrongChain.code());
 
-    let ahead = Transaction {
-        chain_id: chain(),
-        from: addr(1),
-        nonce: 5,
-        payload: transfer(2, 1),
-    }
-    .sign(&key(1));
-    match rpc.submit_transaction(ahead).await.unwrap_err() {
+    let too_far = signed_by(1, 100, transfer(2, 1));
+    match rpc.submit_transaction(too_far).await.unwrap_err() {
         ClientError::Call(obj) => {
             assert_eq!(obj.code(), ErrorCode::NonceTooHigh.code());
             assert!(
-                obj.message().contains("next nonce this node accepts is 0"),
+                obj.message().contains("next nonce is 0"),
                 "{}",
                 obj.message()
             );
             let data: serde_json::Value = serde_json::from_str(obj.data().unwrap().get()).unwrap();
             assert_eq!(data["expected"], 0);
-            assert_eq!(data["got"], 5);
+            assert_eq!(data["got"], 100);
         }
         other => panic!("{other}"),
     }
     submit_and_wait(rpc, sign_next(rpc, 1, transfer(2, 1)).await).await;
-    let stale = Transaction {
-        chain_id: chain(),
-        from: addr(1),
-        nonce: 0,
-        payload: transfer(2, 2),
-    }
-    .sign(&key(1));
+    let stale = signed_by(1, 0, transfer(2, 2));
     assert_eq!(rejected(rpc, stale).await, ErrorCode::NonceTooLow.code());
 
     let cases = [
@@ -457,13 +451,38 @@ async fn admission_errors_carry_codes_messages_and_data() {
     node.shutdown().await;
 }
 
+// §4: a transaction a few nonces ahead is held (and reported pending) until the gap fills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_order_nonces_are_held_until_the_gap_fills() {
+    let (_home, node) = fresh().await;
+    let rpc = &node.rpc;
+    let signed_at = |nonce| signed_by(1, nonce, transfer(2, 10));
+    let second = rpc.submit_transaction(signed_at(1)).await.unwrap();
+    assert_eq!(
+        rpc.transaction_status(second).await.unwrap(),
+        TxStatus::Pending
+    );
+    assert_eq!(
+        rpc.submit_transaction(signed_at(1)).await.unwrap(),
+        second,
+        "idempotent while held"
+    );
+    let first = rpc.submit_transaction(signed_at(0)).await.unwrap();
+    let first = wait_receipt(rpc, first).await;
+    let second = wait_receipt(rpc, second).await;
+    assert!((second.height, second.index) > (first.height, first.index));
+    assert_eq!(
+        rpc.balance(addr(2), usd()).await.unwrap(),
+        Amount(FUNDS + 20)
+    );
+    node.shutdown().await;
+}
+
 // §6.2: a transaction admitted at head time can still fail at block time: Failed receipt,
 // nonce used, no state change, no events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_failure_uses_the_nonce_and_changes_nothing_else() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (_home, node) = fresh().await;
     let rpc = &node.rpc;
     // Expiring one millisecond after the head: admitted now, but every later block is later.
     let mut receipt = None;
@@ -510,9 +529,7 @@ async fn next_event(sub: &mut jsonrpsee::core::client::Subscription<ChainEvent>)
 // §8.2: the WebSocket subscription sends the backlog, then live events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_streams_backlog_then_live_events() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (_home, node) = fresh().await;
     let rpc = &node.rpc;
     let first = submit_and_wait(rpc, sign_next(rpc, 1, transfer(2, 1)).await).await;
     let ws = WsClientBuilder::default()
@@ -544,9 +561,7 @@ async fn raw_post(addr: std::net::SocketAddr, body: &str) -> String {
 // §11: malformed requests get standard JSON-RPC errors and the node keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_are_answered_and_the_node_keeps_running() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (_home, node) = fresh().await;
     let parse = raw_post(node.addr, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":").await;
     assert!(parse.contains("-32700"), "{parse}");
     let params = raw_post(
@@ -572,9 +587,7 @@ async fn malformed_requests_are_answered_and_the_node_keeps_running() {
 // §9: a node reopened on the same home resumes at the same height with the same balances.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_the_home_restores_height_and_balances() {
-    let home = tempfile::tempdir().unwrap();
-    init(home.path());
-    let node = start(home.path()).await;
+    let (home, node) = fresh().await;
     let receipt = submit_and_wait(&node.rpc, sign_next(&node.rpc, 1, transfer(2, 123)).await).await;
     node.shutdown().await;
     assert!(

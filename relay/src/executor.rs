@@ -183,7 +183,7 @@ impl Executor {
         self.inner
             .actions
             .iter()
-            .map(|kv| Ok(serde_json::from_slice(&kv?.1).context("corrupt action record")?))
+            .map(|kv| serde_json::from_slice(&kv?.1).context("corrupt action record"))
             .collect()
     }
 

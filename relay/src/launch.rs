@@ -255,3 +255,40 @@ impl RelayProcess {
             .expect("valid URL")
     }
 }
+
+/// Starts a relay for party `who` (its keystore key on every chain) following `chains`.
+pub async fn start_relay(
+    bin: &Path,
+    dir: &Path,
+    keystore: &Path,
+    who: &str,
+    chains: &[(&ChainId, &str)],
+) -> Result<RelayProcess> {
+    let relay_dir = dir.join(format!("relay-{who}"));
+    std::fs::create_dir_all(&relay_dir)?;
+    let mut config =
+        String::from("data_dir = \"data\"\napi_listen = \"127.0.0.1:0\"\nkeystore = \"../keys\"\n");
+    // The demo's chains produce a block every 200 ms and the relays poll every 20 ms.
+    config.push_str(
+        "\n[swap]\nreaction_delay_ms = 1000\nclock_skew_ms = 500\nextra_margin_ms = 500\n",
+    );
+    for (id, url) in chains {
+        config.push_str(&format!("\n[[chain]]\nid = \"{id}\"\nkind = \"devchain\"\nendpoint = \"{url}\"\nkey = \"{who}\"\npoll_interval_ms = 20\n"));
+    }
+    let path = relay_dir.join("relay.toml");
+    std::fs::write(&path, config)?;
+    RelayProcess::start(bin, &path, &relay_dir.join("data"), keystore).await
+}
+
+/// `devchain init` + `start` of `chain` in `dir/<chain>`, on a free port.
+pub async fn init_and_start(
+    bin: &Path,
+    dir: &Path,
+    keystore: &Path,
+    chain: &ChainId,
+    fund: &[&str],
+) -> Result<DevchainProcess> {
+    let home = dir.join(chain.as_str());
+    init_devchain(bin, &home, keystore, chain, fund)?;
+    DevchainProcess::start(bin, &home, 0).await
+}

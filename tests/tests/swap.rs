@@ -425,3 +425,55 @@ async fn bad_swap_requests_get_errors_that_say_what_to_do() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initiator_claiming_at_the_last_moment_still_leaves_the_participant_time_to_claim() {
+    let policy = "[swap]\nreaction_delay_ms = 3000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
+    let w = world().await;
+    let mut alice_relay = w.relay_with("alice", policy).await;
+    let bob_relay = w.relay_with("bob", policy).await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 5);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    let claim_window_ms = offer["status"]["claim_window"]["at_ms"].as_u64().unwrap();
+    eventually("alice's lock on dev-a", WAIT, || async {
+        (w.balance(&w.a.rpc_url, "alice", "USD") == 900).then_some(())
+    })
+    .await
+    .unwrap();
+    // Alice's relay goes away before bob locks, so nobody claims dev-b early.
+    alice_relay.process.kill_hard();
+    w.net.cli_ok(&[
+        "swap",
+        "accept",
+        offer["offer"].as_str().unwrap(),
+        "--relay",
+        &bob_relay.api_url,
+    ]);
+    eventually("bob's lock on dev-b", WAIT, || async {
+        (w.balance(&w.b.rpc_url, "bob", "GOLD") == 450).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Bring alice back just before her claim window on dev-b closes (by dev-b's clock).
+    let net = &w.net;
+    eventually(
+        "dev-b's clock to near the end of the claim window",
+        WAIT,
+        || async {
+            let info = net
+                .cli_ok(&["--json", "chain", "status", "--rpc", &w.b.rpc_url])
+                .json();
+            (info["finalized_time_ms"].as_u64().unwrap() + 2_000 >= claim_window_ms).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    let alice_relay = w.relay_with("alice", policy).await;
+    for relay in [&alice_relay, &bob_relay] {
+        let view = w.outcome(relay, &swap_id).await;
+        assert_eq!(view["status"]["outcome"], "swapped", "{view:#}");
+    }
+    assert_eq!(w.balance(&w.a.rpc_url, "bob", "USD"), 110);
+    assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
+}

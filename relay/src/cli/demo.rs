@@ -1,7 +1,7 @@
 //! `causeway demo`: two devchain nodes and a relay per party as real processes on
 //! loopback, then a transfer and an HTLC swap followed end to end, printed as a timeline.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -13,7 +13,7 @@ use clap::Args;
 use super::Output;
 use crate::api::{OfferRequest, RelayApiClient};
 use crate::keystore::Keystore;
-use crate::launch::{init_devchain, DevchainProcess, RelayProcess};
+use crate::launch::{init_and_start, start_relay};
 
 /// How long the demo waits for the relay to see the transfer.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(30);
@@ -251,41 +251,6 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<()> {
         println!("demo complete; logs in {}", dir.display());
     }
     Ok(())
-}
-
-async fn start_relay(
-    bin: &Path,
-    dir: &Path,
-    keystore: &Path,
-    who: &str,
-    chains: &[(&ChainId, &str)],
-) -> Result<RelayProcess> {
-    let relay_dir = dir.join(format!("relay-{who}"));
-    std::fs::create_dir_all(&relay_dir)?;
-    let mut config =
-        String::from("data_dir = \"data\"\napi_listen = \"127.0.0.1:0\"\nkeystore = \"../keys\"\n");
-    // The demo's chains produce a block every 200 ms and the relays poll every 20 ms.
-    config.push_str(
-        "\n[swap]\nreaction_delay_ms = 1000\nclock_skew_ms = 500\nextra_margin_ms = 500\n",
-    );
-    for (id, url) in chains {
-        config.push_str(&format!("\n[[chain]]\nid = \"{id}\"\nkind = \"devchain\"\nendpoint = \"{url}\"\nkey = \"{who}\"\npoll_interval_ms = 20\n"));
-    }
-    let path = relay_dir.join("relay.toml");
-    std::fs::write(&path, config)?;
-    RelayProcess::start(bin, &path, &relay_dir.join("data"), keystore).await
-}
-
-async fn init_and_start(
-    bin: &Path,
-    dir: &Path,
-    keystore: &Path,
-    chain: &ChainId,
-    fund: &[&str],
-) -> Result<DevchainProcess> {
-    let home = dir.join(chain.as_str());
-    init_devchain(bin, &home, keystore, chain, fund)?;
-    DevchainProcess::start(bin, &home, 0).await
 }
 
 fn tempdir() -> Result<PathBuf> {

@@ -1,6 +1,7 @@
 //! The `causeway` command line: one binary for operators, integrators and end users.
 
 mod adapter;
+mod bench;
 mod chain;
 mod demo;
 mod devchain;
@@ -62,6 +63,9 @@ pub enum Command {
     Balance(chain::BalanceArgs),
     /// Send an asset to an account on a chain, and wait until it is final.
     Send(chain::SendArgs),
+    /// Load tools: drive real processes on loopback and report throughput and latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Run the whole thing locally: two devchain nodes and a relay per party as real
     /// processes, then a transfer and an atomic swap followed end to end, as a timeline.
     Demo(demo::DemoArgs),
@@ -84,5 +88,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Balance(args) => chain::balance(args, &keystore, out).await,
         Command::Send(args) => chain::send(args, &keystore, out).await,
         Command::Demo(args) => demo::run(args, out).await,
+        Command::Bench(cmd) => bench::run(cmd, out).await,
     }
 }
