@@ -24,6 +24,24 @@ pub enum Action {
     HtlcRefund {
         lock_id: Hash32,
     },
+    /// Hands `amount` of `asset` to this chain's bridge for `recipient` on `dest_chain`.
+    BridgeSend {
+        dest_chain: ChainId,
+        recipient: Address,
+        asset: AssetId,
+        amount: Amount,
+    },
+    /// Gives the bridge a committee-signed attestation: `notary::Attestation::to_bytes`
+    /// and the group's Ed25519 signature over them, both hex.
+    BridgeSubmitAttestation {
+        attestation: String,
+        signature: String,
+    },
+    /// Pays out one transfer of an accepted batch, proven by its Merkle path.
+    BridgeExecute {
+        transfer: causeway_notary::Transfer,
+        proof: causeway_notary::MerkleProof,
+    },
 }
 
 impl Action {
@@ -33,6 +51,9 @@ impl Action {
             Action::HtlcLock { .. } => "htlc_lock",
             Action::HtlcClaim { .. } => "htlc_claim",
             Action::HtlcRefund { .. } => "htlc_refund",
+            Action::BridgeSend { .. } => "bridge_send",
+            Action::BridgeSubmitAttestation { .. } => "bridge_submit_attestation",
+            Action::BridgeExecute { .. } => "bridge_execute",
         }
     }
 }
@@ -82,4 +103,7 @@ pub enum TxOutcome {
 pub struct Capabilities {
     pub transfer: bool,
     pub htlc: bool,
+    /// Notary-committee transfers (a bridge module or contract).
+    #[serde(default)]
+    pub bridge: bool,
 }

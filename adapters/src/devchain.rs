@@ -72,8 +72,8 @@ impl DevchainAdapter {
         }
     }
 
-    fn payload_of(action: &Action) -> Payload {
-        match action.clone() {
+    fn payload_of(&self, action: &Action) -> Result<Payload, AdapterError> {
+        Ok(match action.clone() {
             Action::Transfer { to, asset, amount } => Payload::Transfer { to, asset, amount },
             Action::HtlcLock {
                 recipient,
@@ -90,7 +90,15 @@ impl DevchainAdapter {
             },
             Action::HtlcClaim { lock_id, preimage } => Payload::HtlcClaim { lock_id, preimage },
             Action::HtlcRefund { lock_id } => Payload::HtlcRefund { lock_id },
-        }
+            Action::BridgeSend { .. }
+            | Action::BridgeSubmitAttestation { .. }
+            | Action::BridgeExecute { .. } => {
+                return Err(AdapterError::Unsupported {
+                    chain: self.chain.clone(),
+                    what: format!("action {}", action.name()),
+                })
+            }
+        })
     }
 
     fn raw_tx(&self, tx: &PreparedTx) -> Result<SignedTransaction, AdapterError> {
@@ -163,7 +171,7 @@ impl ChainAdapter for DevchainAdapter {
             chain_id: self.chain.clone(),
             from,
             nonce,
-            payload: Self::payload_of(action),
+            payload: self.payload_of(action)?,
         }
         .sign(key);
         Ok(PreparedTx {
@@ -246,6 +254,7 @@ impl ChainAdapter for DevchainAdapter {
         Capabilities {
             transfer: true,
             htlc: true,
+            bridge: false,
         }
     }
 }

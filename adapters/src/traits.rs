@@ -50,6 +50,7 @@ pub trait ChainAdapter: Send + Sync + 'static {
         Capabilities {
             transfer: true,
             htlc: false,
+            bridge: false,
         }
     }
 

@@ -124,6 +124,34 @@ pub enum EventKind {
         hashlock: Hash32,
         sender: Address,
     },
+    /// A user handed `amount` of `asset` to this chain's bridge (locked in its vault, or
+    /// burned if wrapped) for `recipient` on `dest_chain`, to receive `dest_asset` there.
+    BridgeSent {
+        sender: Address,
+        dest_chain: ChainId,
+        recipient: Address,
+        asset: AssetId,
+        dest_asset: AssetId,
+        amount: Amount,
+    },
+    /// A committee-signed batch of transfers from `source_chain` was accepted.
+    BridgeBatchAccepted {
+        source_chain: ChainId,
+        sequence: u64,
+        root: Hash32,
+        key_epoch: u64,
+    },
+    /// One attested transfer was paid out here (minted, or released from the vault).
+    BridgeReceived {
+        source_chain: ChainId,
+        source_position: Position,
+        source_tx_hash: Hash32,
+        recipient: Address,
+        asset: AssetId,
+        amount: Amount,
+    },
+    /// The committee key this chain's bridge accepts changed.
+    BridgeKeyRotated { key_epoch: u64, group_key: Hash32 },
 }
 
 impl EventKind {
@@ -134,6 +162,20 @@ impl EventKind {
             EventKind::HtlcLocked { .. } => "htlc_locked",
             EventKind::HtlcClaimed { .. } => "htlc_claimed",
             EventKind::HtlcRefunded { .. } => "htlc_refunded",
+            EventKind::BridgeSent { .. } => "bridge_sent",
+            EventKind::BridgeBatchAccepted { .. } => "bridge_batch_accepted",
+            EventKind::BridgeReceived { .. } => "bridge_received",
+            EventKind::BridgeKeyRotated { .. } => "bridge_key_rotated",
+        }
+    }
+
+    /// The hashlock of an HTLC event; `None` for every other kind.
+    pub fn hashlock(&self) -> Option<Hash32> {
+        match self {
+            EventKind::HtlcLocked { hashlock, .. }
+            | EventKind::HtlcClaimed { hashlock, .. }
+            | EventKind::HtlcRefunded { hashlock, .. } => Some(*hashlock),
+            _ => None,
         }
     }
 }

@@ -295,7 +295,7 @@ mod tests {
                         EventKind::HtlcClaimed { lock_id, .. } | EventKind::HtlcRefunded { lock_id, .. } => {
                             proptest::prop_assert!(settled.insert(*lock_id), "lock {} settled twice", lock_id);
                         }
-                        EventKind::Transfer { .. } => {}
+                        _ => {}
                     }
                 }
                 state.apply(out.changes);

@@ -24,6 +24,7 @@ pub const RPC_ADDR_FILE: &str = "rpc.addr";
 /// Genesis is read whole into memory; this keeps it small.
 pub const MAX_GENESIS_ACCOUNTS: usize = 100_000;
 
+#[derive(Clone, Debug)]
 pub struct InitOptions {
     pub chain_id: ChainId,
     pub rpc_addr: SocketAddr,
@@ -142,15 +143,6 @@ impl Genesis {
 pub fn init_home(home: &Path, opts: InitOptions) -> Result<Genesis, DevchainError> {
     let config = NodeConfig::new(opts.rpc_addr, opts.block_interval_ms);
     config.validate()?;
-    let genesis_path = home.join(GENESIS_FILE);
-    if genesis_path.exists() || home.join(DB_DIR).exists() {
-        if !opts.force {
-            return Err(DevchainError::HomeExists {
-                path: home.to_path_buf(),
-            });
-        }
-        remove_previous_chain(home)?;
-    }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let genesis = Genesis {
         chain_id: opts.chain_id,
@@ -163,7 +155,20 @@ pub fn init_home(home: &Path, opts: InitOptions) -> Result<Genesis, DevchainErro
             .collect(),
         accounts: opts.accounts,
     };
+    // Validate before touching the disk: a refused `--force` must not delete the old chain.
     genesis.validate()?;
+    let occupied = [GENESIS_FILE, CONFIG_FILE, VALIDATOR_KEY_FILE, DB_DIR]
+        .iter()
+        .any(|name| home.join(name).exists());
+    if occupied {
+        if !opts.force {
+            return Err(DevchainError::HomeExists {
+                path: home.to_path_buf(),
+            });
+        }
+        remove_previous_chain(home)?;
+    }
+    let genesis_path = home.join(GENESIS_FILE);
     fs::create_dir_all(home).map_err(DevchainError::io("create the home directory", home))?;
     write_secret(&home.join(VALIDATOR_KEY_FILE), &hex::encode(key.to_bytes()))?;
     let genesis_json = serde_json::to_string_pretty(&genesis)
@@ -348,5 +353,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = read_home(dir.path()).err().unwrap().to_string();
         assert!(err.contains("causeway devchain init"), "{err}");
+    }
+
+    // specs/devchain.md §2: an invalid genesis is refused before anything is deleted.
+    #[test]
+    fn a_refused_forced_init_keeps_the_old_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = init_home(dir.path(), options(false)).unwrap();
+        let mut bad = options(true);
+        bad.accounts[0].address = Address::new("nothex").unwrap();
+        assert!(matches!(
+            init_home(dir.path(), bad),
+            Err(DevchainError::InvalidGenesis { .. })
+        ));
+        assert_eq!(read_home(dir.path()).unwrap().genesis, old);
     }
 }

@@ -10,7 +10,7 @@ use causeway_core::{Address, ChainId, Hash32, UnixMillis};
 
 use crate::executor::{execute, BlockContext, Effects};
 use crate::state::{Changes, Layered, State, StateView};
-use crate::tx::SignedTransaction;
+use crate::tx::{Payload, SignedTransaction};
 use crate::tx_error::TxError;
 
 /// A transaction whose size, chain and signature have been checked.
@@ -52,6 +52,10 @@ pub const MAX_NONCE_GAP: u64 = 64;
 /// Most transactions held for a nonce gap, across all senders. Only their signature is
 /// checked until they become executable, so they get a small share of the mempool.
 pub const MAX_HELD: usize = 4_096;
+/// A transaction writes at most three entries (sender, recipient or lock owner, lock).
+const PENDING_ENTRIES_PER_TX: usize = 3;
+/// Below this many stale pending entries a replay is not worth its time.
+const MIN_PENDING_ENTRIES_BEFORE_REPLAY: usize = 4_096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admission {
@@ -71,6 +75,7 @@ impl Admission {
     }
 }
 
+#[derive(Clone)]
 pub struct Mempool {
     /// Executable transactions, in the order blocks will take them.
     queue: VecDeque<VerifiedTx>,
@@ -81,6 +86,8 @@ pub struct Mempool {
     hashes: HashSet<Hash32>,
     /// State after every queued transaction, over the committed state.
     pending: Changes,
+    /// Earliest expiry among queued locks and claims (may be stale-early, never late).
+    earliest_deadline: Option<UnixMillis>,
     capacity: usize,
 }
 
@@ -92,6 +99,7 @@ impl Mempool {
             held_count: 0,
             hashes: HashSet::new(),
             pending: Changes::default(),
+            earliest_deadline: None,
             capacity,
         }
     }
@@ -130,7 +138,7 @@ impl Mempool {
         match self.effects_of(state, &ctx, &tx) {
             Ok(effects) => {
                 let sender = tx.tx.tx.from.clone();
-                self.enqueue(tx, effects);
+                self.enqueue(state, tx, effects);
                 self.release_held(state, &ctx, &sender);
                 Ok(Admission::Accepted(hash))
             }
@@ -157,10 +165,31 @@ impl Mempool {
         execute(&view, ctx, &tx.tx.tx)
     }
 
-    fn enqueue(&mut self, tx: VerifiedTx, effects: Effects) {
+    fn enqueue(&mut self, state: &State, tx: VerifiedTx, effects: Effects) {
+        self.note_deadline(state, &tx);
         self.pending.merge(effects.changes);
         self.hashes.insert(tx.hash);
         self.queue.push_back(tx);
+    }
+
+    /// Locks and claims are the only transactions whose outcome changes as chain time
+    /// passes (success turns to failure at the lock's expiry); remember the earliest such
+    /// moment among the queue so the pending state is replayed once it is reached.
+    fn note_deadline(&mut self, state: &State, tx: &VerifiedTx) {
+        let deadline = match &tx.tx.tx.payload {
+            Payload::HtlcLock { expiry_ms, .. } => Some(*expiry_ms),
+            Payload::HtlcClaim { lock_id, .. } => Layered {
+                base: state,
+                changes: &self.pending,
+            }
+            .htlc(lock_id)
+            .map(|lock| lock.expiry_ms),
+            Payload::Transfer { .. } | Payload::HtlcRefund { .. } => None,
+        };
+        if let Some(deadline) = deadline {
+            self.earliest_deadline =
+                Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));
+        }
     }
 
     /// A later transaction for the same held nonce replaces the earlier one: neither ran.
@@ -210,7 +239,7 @@ impl Mempool {
                 return;
             };
             match self.effects_of(state, ctx, &tx) {
-                Ok(effects) => self.enqueue(tx, effects),
+                Ok(effects) => self.enqueue(state, tx, effects),
                 Err(err) => {
                     tracing::debug!(tx = %tx.hash, error = %err, "dropped a held transaction that no longer applies");
                     self.hashes.remove(&tx.hash);
@@ -226,23 +255,55 @@ impl Mempool {
     }
 
     /// Drops the `count` oldest transactions, now in a durable block over `state`, and
-    /// replays the rest on the new state. A transaction that can no longer ever apply (its
-    /// nonce is gone) is dropped; one that would now fail at execution stays, as the next
-    /// block will include it with a `Failed` receipt. Held transactions whose gap is now
-    /// filled join the queue.
-    pub fn remove_committed(&mut self, count: usize, state: &State, head_time: UnixMillis) {
+    /// brings the rest up to date. The pending state is replayed on the new state unless it
+    /// is provably unchanged: the block executed every candidate as admission simulated
+    /// (`as_simulated`), and no queued lock or claim reached its expiry by `head_time`, so
+    /// every remaining transaction has the same outcome as when it was admitted
+    /// (`specs/devchain.md` §6.2). Held transactions whose gap is now filled join the queue.
+    pub fn remove_committed(
+        &mut self,
+        count: usize,
+        state: &State,
+        head_time: UnixMillis,
+        as_simulated: bool,
+    ) {
         for gone in self.queue.drain(..count.min(self.queue.len())) {
             self.hashes.remove(&gone.hash);
         }
-        self.pending = Changes::default();
         let ctx = BlockContext { time_ms: head_time };
+        let deadline_reached = self.earliest_deadline.is_some_and(|d| head_time >= d);
+        if self.queue.is_empty() {
+            self.pending = Changes::default();
+            self.earliest_deadline = None;
+        } else if !as_simulated || deadline_reached || self.pending_is_bloated() {
+            self.replay(state, &ctx);
+        }
+        let waiting: Vec<Address> = self.held.keys().cloned().collect();
+        for sender in waiting {
+            self.release_held(state, &ctx, &sender);
+        }
+    }
+
+    /// The pending state keeps entries of committed transactions until the next replay;
+    /// this bounds how many.
+    fn pending_is_bloated(&self) -> bool {
+        let entries = self.pending.accounts.len() + self.pending.htlcs.len();
+        entries > PENDING_ENTRIES_PER_TX * self.queue.len() + MIN_PENDING_ENTRIES_BEFORE_REPLAY
+    }
+
+    /// Re-executes the queue on `state`. A transaction that can no longer ever apply (its
+    /// nonce is gone) is dropped; one that would now fail at execution stays, as the next
+    /// block will include it with a `Failed` receipt.
+    fn replay(&mut self, state: &State, ctx: &BlockContext) {
+        self.pending = Changes::default();
+        self.earliest_deadline = None;
         let queue = std::mem::take(&mut self.queue);
         for tx in queue {
             let view = Layered {
                 base: state,
                 changes: &self.pending,
             };
-            let effects = match execute(&view, &ctx, &tx.tx.tx) {
+            let effects = match execute(&view, ctx, &tx.tx.tx) {
                 Ok(effects) => effects,
                 Err(err) if err.uses_nonce() => Effects::nonce_only(&view, &tx.tx.tx.from),
                 Err(_) => {
@@ -250,12 +311,7 @@ impl Mempool {
                     continue;
                 }
             };
-            self.pending.merge(effects.changes);
-            self.queue.push_back(tx);
-        }
-        let waiting: Vec<Address> = self.held.keys().cloned().collect();
-        for sender in waiting {
-            self.release_held(state, &ctx, &sender);
+            self.enqueue(state, tx, effects);
         }
     }
 }
@@ -264,7 +320,9 @@ impl Mempool {
 mod tests {
     use super::*;
     use crate::api::ErrorCode;
+    use crate::state::StateView;
     use crate::test_support::*;
+    use crate::tx::Payload;
 
     const HEAD_TIME: UnixMillis = 10_000;
 
@@ -361,7 +419,7 @@ mod tests {
                     .unwrap();
             state.apply(effects.changes);
         }
-        pool.remove_committed(2, &state, HEAD_TIME + 1);
+        pool.remove_committed(2, &state, HEAD_TIME + 1, true);
         assert_eq!(pool.len(), 1);
         assert!(!pool.contains(&candidates[0].hash()));
         assert!(admit(&mut pool, &state, verified(1, 3, 100)).is_ok());
@@ -375,7 +433,7 @@ mod tests {
         let mut pool = Mempool::new(10);
         admit(&mut pool, &state, verified(1, 0, 1)).unwrap();
         state.apply(Effects::nonce_only(&state, &addr(1)).changes);
-        pool.remove_committed(0, &state, HEAD_TIME);
+        pool.remove_committed(0, &state, HEAD_TIME, false);
         assert!(pool.is_empty());
     }
 
@@ -434,8 +492,74 @@ mod tests {
         admit(&mut pool, &state, verified(1, 1, 5)).unwrap();
         // Nonce 0 was committed by another node's block, never seen by this mempool.
         state.apply(Effects::nonce_only(&state, &addr(1)).changes);
-        pool.remove_committed(0, &state, HEAD_TIME);
+        pool.remove_committed(0, &state, HEAD_TIME, false);
         let nonces: Vec<u64> = pool.candidates(10).iter().map(|t| t.tx.nonce).collect();
         assert_eq!(nonces, vec![1]);
+    }
+
+    fn view_of<'a>(pool: &'a Mempool, state: &'a State) -> Layered<'a> {
+        Layered {
+            base: state,
+            changes: &pool.pending,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+        // specs/devchain.md §6.2: skipping the replay after an all-success block leaves the
+        // same pending state and queue as replaying.
+        #[test]
+        fn skipping_the_replay_is_exact_when_the_block_matched_admission(
+            ops in proptest::collection::vec((1..=3u8, 0..4u8, 1..300u128, 0..2u8, 1..60u64), 1..16),
+            take in 0..16usize,
+            block_delay in 1..80u64,
+        ) {
+            let mut state = funded_state();
+            let mut pool = Mempool::new(100);
+            let mut locks = Vec::new();
+            for (from, kind, amount, secret, ttl) in ops {
+                let nonce = view_of(&pool, &state).account(&addr(from)).map_or(0, |a| a.nonce);
+                let payload = match (kind, locks.get(amount as usize % 3).copied()) {
+                    (1, _) => {
+                        let expiry = HEAD_TIME + ttl;
+                        locks.push(crate::htlc_lock_id(
+                            &chain(),
+                            &addr(from),
+                            &addr(from % 3 + 1),
+                            &usd(),
+                            causeway_core::Amount(amount),
+                            &hashlock_of(secret),
+                            expiry,
+                        ));
+                        lock(from % 3 + 1, amount, secret, expiry)
+                    }
+                    (2, Some(lock_id)) => Payload::HtlcClaim { lock_id, preimage: preimage(secret) },
+                    (3, Some(lock_id)) => Payload::HtlcRefund { lock_id },
+                    _ => transfer(from % 3 + 1, amount),
+                };
+                let tx = check_stateless(&chain(), signed(from, nonce, payload), 16 * 1024).unwrap();
+                let _ = pool.admit(&state, HEAD_TIME, tx);
+            }
+            let candidates = pool.candidates(take);
+            let taken = candidates.len();
+            let parent = crate::state::Head { height: 0, hash: Hash32::ZERO, time_ms: HEAD_TIME };
+            let out = crate::block::build_block(&state, &parent, HEAD_TIME + block_delay, candidates, &key(42));
+            let all_succeeded = out.skipped == 0
+                && out.receipts.iter().all(|r| r.outcome == crate::api::TxOutcome::Success);
+            state.apply(out.changes);
+            let mut skipped = pool.clone();
+            let mut replayed = pool;
+            skipped.remove_committed(taken, &state, out.head.time_ms, all_succeeded);
+            replayed.remove_committed(taken, &state, out.head.time_ms, false);
+            let hashes = |p: &Mempool| p.queue.iter().map(|t| t.hash).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(hashes(&skipped), hashes(&replayed));
+            let (fast, slow) = (view_of(&skipped, &state), view_of(&replayed, &state));
+            for seed in 1..=3 {
+                proptest::prop_assert_eq!(fast.account(&addr(seed)), slow.account(&addr(seed)));
+            }
+            for id in &locks {
+                proptest::prop_assert_eq!(fast.htlc(id), slow.htlc(id));
+            }
+        }
     }
 }

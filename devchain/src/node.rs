@@ -11,7 +11,7 @@ use ed25519_dalek::SigningKey;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tokio::time::MissedTickBehavior;
 
-use crate::api::{AccountState, DevchainApiServer};
+use crate::api::{AccountState, DevchainApiServer, TxOutcome};
 use crate::block::{build_block, next_block_time, BlockOutput};
 use crate::clock::now_ms;
 use crate::config::NodeConfig;
@@ -180,6 +180,7 @@ async fn produce_block(shared: &Arc<Shared>, key: &SigningKey) -> Result<(), Dev
     .map_err(|e| DevchainError::Producer {
         detail: format!("block task crashed: {e}"),
     })??;
+    let as_simulated = executed_as_simulated(&output, taken);
     let BlockOutput {
         head,
         events,
@@ -193,7 +194,7 @@ async fn produce_block(shared: &Arc<Shared>, key: &SigningKey) -> Result<(), Dev
         let mut ledger = shared.ledger_mut();
         ledger.state.apply(changes);
         ledger.head = head;
-        mempool.remove_committed(taken, &ledger.state, head.time_ms);
+        mempool.remove_committed(taken, &ledger.state, head.time_ms, as_simulated);
     }
     tracing::debug!(
         height = head.height,
@@ -207,6 +208,19 @@ async fn produce_block(shared: &Arc<Shared>, key: &SigningKey) -> Result<(), Dev
         let _ = shared.block_events.send(Arc::new(events));
     }
     Ok(())
+}
+
+/// Whether every candidate succeeded. The mempool simulated them in the same order on the
+/// same state; deadlines only ever turn a success into a failure as time advances, and a
+/// success's effects never depend on time, so then its simulation was exact
+/// (`specs/devchain.md` §6.2).
+fn executed_as_simulated(output: &BlockOutput, taken: usize) -> bool {
+    output.skipped == 0
+        && output.receipts.len() == taken
+        && output
+            .receipts
+            .iter()
+            .all(|r| r.outcome == TxOutcome::Success)
 }
 
 fn remove_if_present(path: &Path) -> Result<(), DevchainError> {

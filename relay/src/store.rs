@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use causeway_core::{ChainEvent, ChainId, Cursor, EventKind, Hash32, Position};
+use causeway_core::{ChainEvent, ChainId, Cursor, Hash32, Position};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
@@ -40,15 +40,6 @@ fn event_key(chain: &ChainId, pos: Position) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(&cursor_bytes(pos));
     key
-}
-
-fn hashlock_of(kind: &EventKind) -> Option<Hash32> {
-    match kind {
-        EventKind::HtlcLocked { hashlock, .. }
-        | EventKind::HtlcClaimed { hashlock, .. }
-        | EventKind::HtlcRefunded { hashlock, .. } => Some(*hashlock),
-        EventKind::Transfer { .. } => None,
-    }
 }
 
 impl Store {
@@ -91,7 +82,8 @@ impl Store {
         let indexed: Vec<Vec<u8>> = events
             .iter()
             .filter_map(|e| {
-                hashlock_of(&e.kind)
+                e.kind
+                    .hashlock()
                     .map(|h| [h.as_bytes().as_slice(), &event_key(chain, e.position)].concat())
             })
             .collect();
@@ -158,7 +150,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_core::{Address, Amount, AssetId};
+    use causeway_core::{Address, Amount, AssetId, EventKind};
 
     fn event(chain: &ChainId, h: u64, i: u32) -> ChainEvent {
         ChainEvent {

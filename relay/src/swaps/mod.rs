@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use causeway_adapters::{Action, ChainAdapter};
-use causeway_core::{Amount, AssetId, ChainEvent, ChainId, Hash32, UnixMillis};
+use causeway_core::{Amount, AssetId, ChainEvent, ChainId, UnixMillis};
 use causeway_htlc::{
     plan, ActionKind, ActionResult, ChainParams, ChainTimes, Input, Leg, Offer, Output,
     SafetyPolicy, Secret, SignedOffer, Swap, SwapId,
@@ -422,15 +422,6 @@ fn whole_seconds(t1_ms: UnixMillis, t2_ms: UnixMillis) -> (UnixMillis, UnixMilli
     (t1, t2)
 }
 
-fn hashlock_of(event: &ChainEvent) -> Option<Hash32> {
-    match &event.kind {
-        causeway_core::EventKind::HtlcLocked { hashlock, .. }
-        | causeway_core::EventKind::HtlcClaimed { hashlock, .. }
-        | causeway_core::EventKind::HtlcRefunded { hashlock, .. } => Some(*hashlock),
-        causeway_core::EventKind::Transfer { .. } => None,
-    }
-}
-
 fn involves(swap: &Swap, chain: &ChainId) -> bool {
     &swap.offer().leg_a.chain_id == chain || &swap.offer().leg_b.chain_id == chain
 }
@@ -439,7 +430,7 @@ fn involves(swap: &Swap, chain: &ChainId) -> bool {
 impl EventConsumer for SwapEngine {
     async fn on_events(&self, chain: &ChainId, events: &[ChainEvent]) -> Result<()> {
         for event in events {
-            let Some(hashlock) = hashlock_of(event) else {
+            let Some(hashlock) = event.kind.hashlock() else {
                 continue;
             };
             self.feed(|swap| {
