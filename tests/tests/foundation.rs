@@ -326,9 +326,26 @@ async fn relay_stops_cleanly_on_sigterm() {
         "non-zero exit on SIGTERM"
     );
     assert!(relay.process.log_text().contains("relay stopped cleanly"));
-    // And it starts again on the same data.
-    let relay = net.relay(&config).await.unwrap();
+    // And it starts again on the same data, here logging JSON lines.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("log_format = \"json\"\n{text}")).unwrap();
+    let mut relay = net.relay(&config).await.unwrap();
     relay.client().status().await.unwrap();
+    assert!(relay.process.terminate(Duration::from_secs(10)).unwrap());
+    let log = relay.process.log_text();
+    let json_lines: Vec<serde_json::Value> = log
+        .lines()
+        .skip_while(|l| !l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    assert!(
+        json_lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "relay started"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

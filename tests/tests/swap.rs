@@ -247,6 +247,11 @@ async fn participant_locking_the_wrong_amount_is_refused_and_the_initiator_refun
         aborted.contains("40") && aborted.contains("50"),
         "abort reason does not name the amounts: {aborted}"
     );
+    let timeline = view["timeline"].to_string();
+    assert!(
+        timeline.contains("refunded automatically once dev-a"),
+        "{timeline}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,7 +39,17 @@ impl SwapRecord {
             Output::Submit(a) => ("submit", format!("submitting {} on {}", a.id, a.chain)),
             Output::Progress(p) => ("progress", p.clone()),
             Output::Warning(w) => ("warning", w.clone()),
-            Output::Aborted(r) => ("aborted", r.to_string()),
+            Output::Aborted(r) => {
+                let own = self.swap.offer().leg(self.swap.role().own_leg());
+                (
+                    "aborted",
+                    format!(
+                        "{r}; any lock of ours is refunded automatically once {} block time reaches {} ms (its expiry)",
+                        own.chain_id,
+                        own.expiry_ms
+                    ),
+                )
+            }
             Output::Finished(o) => ("finished", format!("finished: {o}")),
         };
         if self.timeline.len() >= MAX_TIMELINE {
