@@ -10,10 +10,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use causeway_adapters::{Action, ChainAdapter};
-use causeway_core::{Amount, AssetId, ChainEvent, ChainId, UnixMillis};
+use causeway_core::{Amount, AssetId, ChainEvent, ChainId, Hash32, UnixMillis};
 use causeway_htlc::{
-    plan, ActionKind, ActionResult, ChainParams, ChainTimes, Input, Leg, Offer, Output,
-    SafetyPolicy, Secret, SignedOffer, Swap, SwapId,
+    plan, ActionKind, ActionResult, ChainParams, ChainTimes, Input, Leg, Offer, SafetyPolicy,
+    Secret, SignedOffer, Swap, SwapId,
 };
 use ed25519_dalek::SigningKey;
 use tokio::sync::Mutex;
@@ -55,8 +55,41 @@ pub struct SwapEngine {
     executor: Executor,
     policy: SafetyPolicy,
     identity: SigningKey,
-    /// Unfinished swaps, by id. One lock: swaps are small and steps are short.
-    active: Mutex<BTreeMap<SwapId, SwapRecord>>,
+    /// Unfinished swaps. One lock: swaps are small and steps are short.
+    active: Mutex<Active>,
+}
+
+/// Unfinished swaps by id, and their ids by hashlock so an event finds its swaps at once.
+#[derive(Default)]
+struct Active {
+    swaps: BTreeMap<SwapId, SwapRecord>,
+    by_hashlock: BTreeMap<Hash32, Vec<SwapId>>,
+}
+
+impl Active {
+    fn insert(&mut self, record: SwapRecord) {
+        let id = record.swap.swap_id().clone();
+        let ids = self
+            .by_hashlock
+            .entry(record.swap.offer().hashlock)
+            .or_default();
+        if !ids.contains(&id) {
+            ids.push(id.clone());
+        }
+        self.swaps.insert(id, record);
+    }
+
+    fn remove(&mut self, id: &SwapId) {
+        if let Some(record) = self.swaps.remove(id) {
+            let hashlock = record.swap.offer().hashlock;
+            if let Some(ids) = self.by_hashlock.get_mut(&hashlock) {
+                ids.retain(|i| i != id);
+                if ids.is_empty() {
+                    self.by_hashlock.remove(&hashlock);
+                }
+            }
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -81,12 +114,12 @@ impl SwapEngine {
             .map_err(|e| anyhow::anyhow!("[swap] policy: {e}"))?;
         let db = store.db().clone();
         let tree = db.open_tree("swaps")?;
-        let mut active = BTreeMap::new();
+        let mut active = Active::default();
         for kv in tree.iter() {
             let (_, v) = kv?;
             let record: SwapRecord = serde_json::from_slice(&v).context("corrupt swap record")?;
             if !record.swap.is_finished() {
-                active.insert(record.swap.swap_id().clone(), record);
+                active.insert(record);
             }
         }
         let engine = Arc::new(SwapEngine {
@@ -106,6 +139,7 @@ impl SwapEngine {
             .active
             .lock()
             .await
+            .swaps
             .values()
             .flat_map(|r| r.swap.pending_actions())
             .collect();
@@ -259,7 +293,7 @@ impl SwapEngine {
         // No page may be ingested between our back-fill and our registration.
         let _gates = self.gates.enter_all(&chains).await;
         let mut active = self.active.lock().await;
-        if active.len() >= MAX_ACTIVE_SWAPS {
+        if active.swaps.len() >= MAX_ACTIVE_SWAPS {
             bail!("this relay already runs {MAX_ACTIVE_SWAPS} swaps; try again when some finish");
         }
         let mut record = SwapRecord::new(swap, offer, now_ms());
@@ -273,28 +307,28 @@ impl SwapEngine {
         if start {
             outputs.extend(record.swap.handle(Input::Start));
         }
-        let id = record.swap.swap_id().clone();
-        self.apply(&mut record, outputs).await?;
+        let submits = record.note_all(outputs, now_ms());
+        self.persist(&[&record]).await?;
+        self.submit_all(submits).await?;
         let snapshot = record.clone();
-        active.insert(id, record);
+        active.insert(record);
         Ok(snapshot)
     }
 
-    /// Records outputs in the timeline, persists the swap, then submits its actions.
-    async fn apply(&self, record: &mut SwapRecord, outputs: Vec<Output>) -> Result<()> {
-        let mut submits = Vec::new();
-        for out in outputs {
-            if let Output::Submit(action) = &out {
-                submits.push(action.clone());
-            }
-            if let Some(text) = record.note(&out, now_ms()).map(|e| e.text.clone()) {
-                tracing::info!(swap = %record.swap.swap_id(), "{text}");
-            }
+    /// Writes swaps durably, all in one batch and one flush: nothing they asked for is
+    /// submitted before they are on disk.
+    async fn persist(&self, records: &[&SwapRecord]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for record in records {
+            batch.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?);
         }
-        self.tree
-            .insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?)?;
+        self.tree.apply_batch(batch)?;
         self.db.flush_async().await?;
-        for action in submits {
+        Ok(())
+    }
+
+    async fn submit_all(&self, actions: Vec<causeway_htlc::SwapAction>) -> Result<()> {
+        for action in actions {
             self.submit(action).await?;
         }
         Ok(())
@@ -328,12 +362,24 @@ impl SwapEngine {
         Ok(())
     }
 
-    /// Feeds `input` to every active swap `wants` selects, persisting each that changed.
+    /// Feeds `input` to every active swap `wants` selects.
     async fn feed(&self, wants: impl Fn(&Swap) -> Option<Input>) -> Result<()> {
         let mut active = self.active.lock().await;
-        let mut finished = Vec::new();
-        for (id, record) in active.iter_mut() {
-            let Some(input) = wants(&record.swap) else {
+        let inputs: Vec<(SwapId, Input)> = active
+            .swaps
+            .iter()
+            .filter_map(|(id, r)| wants(&r.swap).map(|input| (id.clone(), input)))
+            .collect();
+        self.step(&mut active, inputs).await
+    }
+
+    /// Feeds each input to its swap, then persists every swap that changed with one flush,
+    /// then submits what they asked for.
+    async fn step(&self, active: &mut Active, inputs: Vec<(SwapId, Input)>) -> Result<()> {
+        let mut changed = Vec::new();
+        let mut submits = Vec::new();
+        for (id, input) in inputs {
+            let Some(record) = active.swaps.get_mut(&id) else {
                 continue;
             };
             // A tick that changes nothing but the swap's view of chain time is not worth a
@@ -343,13 +389,24 @@ impl SwapEngine {
             if outputs.is_empty() && is_tick {
                 continue;
             }
-            self.apply(record, outputs).await?;
-            if record.swap.is_finished() {
-                finished.push(id.clone());
+            submits.extend(record.note_all(outputs, now_ms()));
+            if !changed.contains(&id) {
+                changed.push(id);
             }
         }
-        for id in finished {
-            active.remove(&id);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<&SwapRecord> = changed
+            .iter()
+            .filter_map(|id| active.swaps.get(id))
+            .collect();
+        self.persist(&records).await?;
+        self.submit_all(submits).await?;
+        for id in &changed {
+            if active.swaps.get(id).is_some_and(|r| r.swap.is_finished()) {
+                active.remove(id);
+            }
         }
         Ok(())
     }
@@ -372,20 +429,21 @@ impl SwapEngine {
             ActionStatus::Refused { reason } => ActionResult::Failed(reason.clone()),
             ActionStatus::Queued | ActionStatus::Sent => return Ok(true),
         };
-        let action_id = action_id.to_string();
-        self.feed(|swap| {
-            (swap.swap_id().as_str() == swap_id).then(|| Input::ActionOutcome {
-                action_id: action_id.clone(),
-                result: result.clone(),
-            })
-        })
-        .await?;
+        let Ok(swap_id) = SwapId::new(swap_id) else {
+            return Ok(true);
+        };
+        let input = Input::ActionOutcome {
+            action_id: action_id.to_string(),
+            result,
+        };
+        let mut active = self.active.lock().await;
+        self.step(&mut active, vec![(swap_id, input)]).await?;
         Ok(true)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<SwapRecord>> {
         if let Ok(swap_id) = SwapId::new(id) {
-            if let Some(r) = self.active.lock().await.get(&swap_id) {
+            if let Some(r) = self.active.lock().await.swaps.get(&swap_id) {
                 return Ok(Some(r.clone()));
             }
         }
@@ -408,7 +466,7 @@ impl SwapEngine {
     }
 
     pub async fn active_count(&self) -> usize {
-        self.active.lock().await.len()
+        self.active.lock().await.swaps.len()
     }
 }
 
@@ -429,21 +487,29 @@ fn involves(swap: &Swap, chain: &ChainId) -> bool {
 #[async_trait]
 impl EventConsumer for SwapEngine {
     async fn on_events(&self, chain: &ChainId, events: &[ChainEvent]) -> Result<()> {
+        let mut active = self.active.lock().await;
+        let mut inputs = Vec::new();
         for event in events {
             let Some(hashlock) = event.kind.hashlock() else {
                 continue;
             };
-            self.feed(|swap| {
-                (swap.offer().hashlock == hashlock && involves(swap, chain)).then(|| {
-                    Input::Observed {
-                        chain: chain.clone(),
-                        event: event.clone(),
-                    }
-                })
-            })
-            .await?;
+            for id in active.by_hashlock.get(&hashlock).into_iter().flatten() {
+                if active
+                    .swaps
+                    .get(id)
+                    .is_some_and(|r| involves(&r.swap, chain))
+                {
+                    inputs.push((
+                        id.clone(),
+                        Input::Observed {
+                            chain: chain.clone(),
+                            event: event.clone(),
+                        },
+                    ));
+                }
+            }
         }
-        Ok(())
+        self.step(&mut active, inputs).await
     }
 
     async fn on_head(&self, chain: &ChainId, finalized_height: u64, time_ms: u64) -> Result<()> {

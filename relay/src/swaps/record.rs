@@ -1,4 +1,4 @@
-use causeway_htlc::{Output, Swap};
+use causeway_htlc::{Output, Swap, SwapAction};
 use serde::{Deserialize, Serialize};
 
 /// Timeline entries kept per swap; older ones are dropped first.
@@ -31,6 +31,20 @@ impl SwapRecord {
             created_ms: now_ms,
             timeline: Vec::new(),
         }
+    }
+
+    /// Notes every output in the timeline (and the log) and returns the actions to submit.
+    pub fn note_all(&mut self, outputs: Vec<Output>, now_ms: u64) -> Vec<SwapAction> {
+        let mut submits = Vec::new();
+        for out in outputs {
+            if let Output::Submit(action) = &out {
+                submits.push(action.clone());
+            }
+            if let Some(text) = self.note(&out, now_ms).map(|e| e.text.clone()) {
+                tracing::info!(swap = %self.swap.swap_id(), "{text}");
+            }
+        }
+        submits
     }
 
     /// Adds a timeline entry for an output worth showing, and returns it.
