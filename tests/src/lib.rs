@@ -99,6 +99,18 @@ impl Net {
         run
     }
 
+    /// Runs the CLI and insists it fails cleanly (no panic) with `must_mention` in its error.
+    pub fn cli_err(&self, args: &[&str], must_mention: &str) -> CliRun {
+        let run = self.cli(args);
+        assert!(!run.success, "causeway {args:?} succeeded: {}", run.stdout);
+        assert!(
+            run.stderr.contains(must_mention) && !run.stderr.contains("panicked"),
+            "causeway {args:?}: error does not mention {must_mention:?}: {}",
+            run.stderr
+        );
+        run
+    }
+
     /// Creates a key with `causeway keys new` and returns its address.
     pub fn key(&self, name: &str) -> Address {
         let run = self.cli_ok(&["--json", "keys", "new", name]);

@@ -489,51 +489,45 @@ async fn bad_rpc_input_gets_a_precise_error_and_the_node_keeps_running() {
 
     let info = node.client().chain_info().await.unwrap();
     assert_eq!(info.chain_id, chain);
-    let cli = net.cli(&[
-        "send",
-        "--rpc",
-        &node.rpc_url,
-        "--key",
-        "alice",
-        "--to",
-        "bob",
-        "--asset",
-        "USD",
-        "--amount",
-        "0",
-    ]);
-    assert!(
-        !cli.success && cli.stderr.contains("greater than zero"),
-        "{}",
-        cli.stderr
+    net.cli_err(
+        &[
+            "send",
+            "--rpc",
+            &node.rpc_url,
+            "--key",
+            "alice",
+            "--to",
+            "bob",
+            "--asset",
+            "USD",
+            "--amount",
+            "0",
+        ],
+        "greater than zero",
     );
-    let cli = net.cli(&[
-        "send",
-        "--rpc",
-        &node.rpc_url,
-        "--key",
-        "mallory",
-        "--to",
-        "bob",
-        "--asset",
-        "USD",
-        "--amount",
-        "1",
-    ]);
-    assert!(
-        !cli.success && cli.stderr.contains("causeway keys new mallory"),
-        "{}",
-        cli.stderr
+    net.cli_err(
+        &[
+            "send",
+            "--rpc",
+            &node.rpc_url,
+            "--key",
+            "mallory",
+            "--to",
+            "bob",
+            "--asset",
+            "USD",
+            "--amount",
+            "1",
+        ],
+        "causeway keys new mallory",
     );
-    let cli = net.cli(&[
-        "chain",
-        "status",
-        "--rpc",
-        &format!("http://127.0.0.1:{}", free_port()),
-    ]);
-    assert!(
-        !cli.success && cli.stderr.contains("is `causeway devchain start` running"),
-        "{}",
-        cli.stderr
+    net.cli_err(
+        &[
+            "chain",
+            "status",
+            "--rpc",
+            &format!("http://127.0.0.1:{}", free_port()),
+        ],
+        "is `causeway devchain start` running",
     );
 }

@@ -100,6 +100,26 @@ impl World {
             .unwrap()
     }
 
+    async fn await_balance(&self, rpc: &str, who: &str, asset: &str, want: u128) {
+        eventually(
+            &format!("{who}'s {asset} to reach {want}"),
+            WAIT,
+            || async { (self.balance(rpc, who, asset) == want).then_some(()) },
+        )
+        .await
+        .unwrap();
+    }
+
+    fn accept(&self, relay: &RelayProcess, offer: &Value) {
+        self.net.cli_ok(&[
+            "swap",
+            "accept",
+            offer["offer"].as_str().unwrap(),
+            "--relay",
+            &relay.api_url,
+        ]);
+    }
+
     async fn outcome(&self, relay: &RelayProcess, swap_id: &str) -> Value {
         let net = &self.net;
         eventually(&format!("swap {swap_id} to finish"), WAIT, || async {
@@ -174,11 +194,7 @@ async fn participant_who_never_locks_leaves_the_initiator_refunded_after_expiry(
     let alice_relay = w.relay("alice").await;
     let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 2);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
-    eventually("alice's lock", WAIT, || async {
-        (w.balance(&w.a.rpc_url, "alice", "USD") == 900).then_some(())
-    })
-    .await
-    .unwrap();
+    w.await_balance(&w.a.rpc_url, "alice", "USD", 900).await;
 
     let view = w.outcome(&alice_relay, &swap_id).await;
     assert_eq!(view["status"]["outcome"], "refunded", "{view:#}");
@@ -277,27 +293,13 @@ async fn participant_relay_killed_between_the_two_claims_completes_the_swap_afte
     let mut bob_relay = w.relay_with("bob", policy).await;
     let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
-    w.net.cli_ok(&[
-        "swap",
-        "accept",
-        offer["offer"].as_str().unwrap(),
-        "--relay",
-        &bob_relay.api_url,
-    ]);
+    w.accept(&bob_relay, &offer);
 
     // As soon as bob's lock is final, SIGKILL bob's relay: alice then claims on dev-b
     // while bob's relay is down, revealing the preimage.
-    eventually("bob's lock on dev-b", WAIT, || async {
-        (w.balance(&w.b.rpc_url, "bob", "GOLD") == 450).then_some(())
-    })
-    .await
-    .unwrap();
+    w.await_balance(&w.b.rpc_url, "bob", "GOLD", 450).await;
     bob_relay.process.kill_hard();
-    eventually("alice's claim on dev-b", WAIT, || async {
-        (w.balance(&w.b.rpc_url, "alice", "GOLD") == 60).then_some(())
-    })
-    .await
-    .unwrap();
+    w.await_balance(&w.b.rpc_url, "alice", "GOLD", 60).await;
     assert_eq!(
         w.balance(&w.a.rpc_url, "bob", "USD"),
         10,
@@ -321,24 +323,10 @@ async fn initiator_relay_killed_after_locking_resumes_and_completes_the_swap() {
     let bob_relay = w.relay_with("bob", policy).await;
     let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
-    eventually("alice's lock on dev-a", WAIT, || async {
-        (w.balance(&w.a.rpc_url, "alice", "USD") == 900).then_some(())
-    })
-    .await
-    .unwrap();
+    w.await_balance(&w.a.rpc_url, "alice", "USD", 900).await;
     alice_relay.process.kill_hard();
-    w.net.cli_ok(&[
-        "swap",
-        "accept",
-        offer["offer"].as_str().unwrap(),
-        "--relay",
-        &bob_relay.api_url,
-    ]);
-    eventually("bob's lock on dev-b", WAIT, || async {
-        (w.balance(&w.b.rpc_url, "bob", "GOLD") == 450).then_some(())
-    })
-    .await
-    .unwrap();
+    w.accept(&bob_relay, &offer);
+    w.await_balance(&w.b.rpc_url, "bob", "GOLD", 450).await;
 
     let alice_relay = w.relay_with("alice", policy).await;
     for relay in [&alice_relay, &bob_relay] {
@@ -356,78 +344,49 @@ async fn initiator_relay_killed_after_locking_resumes_and_completes_the_swap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_swap_requests_get_errors_that_say_what_to_do() {
     let w = world().await;
-    let alice_relay = w.relay("alice").await;
-    let run = w.net.cli(&[
-        "swap",
+    let relay = w.relay("alice").await;
+    let api = relay.api_url.as_str();
+    let offer_args = |give: &'static str| {
+        [
+            "swap",
+            "offer",
+            "--relay",
+            api,
+            "--give",
+            give,
+            "--get",
+            "dev-b:GOLD:5",
+            "--to",
+            "bob",
+            "--from",
+            "bob",
+        ]
+    };
+    w.net
+        .cli_err(&offer_args("dev-a:USD"), "CHAIN:ASSET:AMOUNT");
+    w.net
+        .cli_err(&offer_args("dev-a:USD:0"), "greater than zero");
+    let run = w.net.cli_err(&offer_args("dev-z:USD:1"), "dev-z");
+    assert!(run.stderr.contains("not configured"), "{}", run.stderr);
+    w.net.cli_err(
+        &["swap", "accept", "cwoffer1garbage", "--relay", api],
         "offer",
-        "--relay",
-        &alice_relay.api_url,
-        "--give",
-        "dev-a:USD",
-        "--get",
-        "dev-b:GOLD:5",
-        "--to",
-        "bob",
-        "--from",
-        "bob",
-    ]);
-    assert!(
-        !run.success && run.stderr.contains("CHAIN:ASSET:AMOUNT"),
-        "{}",
-        run.stderr
-    );
-    let run = w.net.cli(&[
-        "swap",
-        "offer",
-        "--relay",
-        &alice_relay.api_url,
-        "--give",
-        "dev-z:USD:1",
-        "--get",
-        "dev-b:GOLD:5",
-        "--to",
-        "bob",
-        "--from",
-        "bob",
-    ]);
-    assert!(
-        !run.success && run.stderr.contains("dev-z") && run.stderr.contains("not configured"),
-        "{}",
-        run.stderr
-    );
-    let run = w.net.cli(&[
-        "swap",
-        "accept",
-        "cwoffer1garbage",
-        "--relay",
-        &alice_relay.api_url,
-    ]);
-    assert!(
-        !run.success && !run.stderr.contains("panicked"),
-        "{}",
-        run.stderr
     );
     // An offer meant for bob cannot be accepted by alice's relay.
-    let offer = w.offer(&alice_relay, "dev-a:USD:1", "dev-b:GOLD:1", 30);
-    let run = w.net.cli(&[
-        "swap",
-        "accept",
-        offer["offer"].as_str().unwrap(),
-        "--relay",
-        &alice_relay.api_url,
-    ]);
-    assert!(
-        !run.success && run.stderr.contains("made offer"),
-        "alice accepted her own offer for bob: {}",
-        run.stderr
+    let offer = w.offer(&relay, "dev-a:USD:1", "dev-b:GOLD:1", 30);
+    w.net.cli_err(
+        &[
+            "swap",
+            "accept",
+            offer["offer"].as_str().unwrap(),
+            "--relay",
+            api,
+        ],
+        "made offer",
     );
-    let run = w
-        .net
-        .cli(&["swap", "status", "nope", "--relay", &alice_relay.api_url]);
-    assert!(
-        !run.success && run.stderr.contains("causeway swap list"),
-        "{}",
-        run.stderr
+    w.net.cli_err(
+        &["swap", "status", "nope", "--relay", api],
+        "causeway swap list",
     );
 }
 
@@ -440,25 +399,11 @@ async fn initiator_claiming_at_the_last_moment_still_leaves_the_participant_time
     let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 5);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
     let claim_window_ms = offer["status"]["claim_window"]["at_ms"].as_u64().unwrap();
-    eventually("alice's lock on dev-a", WAIT, || async {
-        (w.balance(&w.a.rpc_url, "alice", "USD") == 900).then_some(())
-    })
-    .await
-    .unwrap();
+    w.await_balance(&w.a.rpc_url, "alice", "USD", 900).await;
     // Alice's relay goes away before bob locks, so nobody claims dev-b early.
     alice_relay.process.kill_hard();
-    w.net.cli_ok(&[
-        "swap",
-        "accept",
-        offer["offer"].as_str().unwrap(),
-        "--relay",
-        &bob_relay.api_url,
-    ]);
-    eventually("bob's lock on dev-b", WAIT, || async {
-        (w.balance(&w.b.rpc_url, "bob", "GOLD") == 450).then_some(())
-    })
-    .await
-    .unwrap();
+    w.accept(&bob_relay, &offer);
+    w.await_balance(&w.b.rpc_url, "bob", "GOLD", 450).await;
 
     // Bring alice back just before her claim window on dev-b closes (by dev-b's clock).
     let net = &w.net;
