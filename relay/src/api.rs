@@ -74,6 +74,10 @@ pub struct RelayStatus {
     /// True when every chain is connected and followed within its lag bound.
     pub healthy: bool,
     pub chains: Vec<ChainStatus>,
+    /// Swaps not finished yet.
+    pub swaps_active: usize,
+    /// Chain actions recorded and not yet final or refused.
+    pub actions_in_flight: usize,
 }
 
 /// JSON-RPC error codes of the relay API.

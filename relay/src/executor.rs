@@ -84,6 +84,8 @@ struct Inner {
     queues: BTreeMap<ChainId, mpsc::Sender<String>>,
     done: mpsc::Sender<ActionDone>,
     watch_slots: Arc<Semaphore>,
+    /// Actions recorded and not yet final or refused (a metric for the status API).
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Executor {
@@ -110,6 +112,7 @@ impl Executor {
                 queues,
                 done: done_tx,
                 watch_slots: Arc::new(Semaphore::new(MAX_WATCHED)),
+                in_flight: Default::default(),
             }),
         };
         for (chain, rx) in receivers {
@@ -122,6 +125,10 @@ impl Executor {
             .filter(|r| !r.status.is_done())
             .collect();
         unfinished.sort_by_key(|r| r.seq);
+        executor
+            .inner
+            .in_flight
+            .store(unfinished.len(), std::sync::atomic::Ordering::Relaxed);
         for record in unfinished {
             tracing::info!(action = %record.id, chain = %record.chain, status = ?record.status, "resuming action");
             let queue = executor.inner.queues.get(&record.chain).cloned();
@@ -165,11 +172,21 @@ impl Executor {
             broadcasts: 0,
         };
         self.put(&record).await?;
+        self.inner
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         queue
             .send(id)
             .await
             .map_err(|_| anyhow::anyhow!("executor for chain {chain} has stopped"))?;
         Ok(record)
+    }
+
+    /// Actions recorded and not yet done.
+    pub fn in_flight(&self) -> usize {
+        self.inner
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn get(&self, id: &str) -> Result<Option<ActionRecord>> {
@@ -319,6 +336,9 @@ impl Executor {
     async fn finish(&self, mut record: ActionRecord, status: ActionStatus) -> Result<()> {
         record.status = status.clone();
         self.put(&record).await?;
+        self.inner
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self
             .inner
             .done

@@ -180,6 +180,14 @@ async fn completed_swap_moves_both_assets_and_balances_are_right() {
         human.contains("leg A on dev-a") && human.contains("outcome: swapped"),
         "{human}"
     );
+    for relay in [&alice_relay, &bob_relay] {
+        let status = w
+            .net
+            .cli_ok(&["--json", "relay", "status", "--api", &relay.api_url])
+            .json();
+        assert_eq!(status["swaps_active"], 0, "{status:#}");
+        assert_eq!(status["actions_in_flight"], 0, "{status:#}");
+    }
     let list = w
         .net
         .cli_ok(&["swap", "list", "--relay", &bob_relay.api_url])

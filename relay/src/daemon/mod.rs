@@ -144,6 +144,7 @@ pub async fn run(
         board: board.clone(),
         store: store.clone(),
         swaps: swaps.clone(),
+        executor: executor.clone(),
         started: Instant::now(),
     };
     let handle = server.start(api.into_rpc());

@@ -16,6 +16,7 @@ pub struct ApiServer {
     pub board: Arc<StatusBoard>,
     pub store: Arc<Store>,
     pub swaps: Arc<SwapEngine>,
+    pub executor: crate::executor::Executor,
     pub started: Instant,
 }
 
@@ -36,6 +37,8 @@ impl RelayApiServer for ApiServer {
             uptime_ms: self.started.elapsed().as_millis() as u64,
             healthy: chains.iter().all(|c| c.healthy()),
             chains,
+            swaps_active: self.swaps.active_count().await,
+            actions_in_flight: self.executor.in_flight(),
         })
     }
 
