@@ -11,6 +11,9 @@ use crate::{Action, ChainAdapter, PreparedTx, TxOutcome, TxState};
 /// How long a check waits for a transaction or an event.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most pages read when scanning every event from genesis.
+const MAX_PAGES: usize = 10_000;
+
 /// What the suite needs besides the adapter.
 pub struct Fixture {
     /// An account that is *not* the adapter's signer, to receive transfers and locks.
@@ -64,25 +67,7 @@ impl<A: ChainAdapter + ?Sized> Suite<'_, A> {
     }
 
     async fn all_events(&self) -> Result<Vec<ChainEvent>, String> {
-        let mut all = Vec::new();
-        let mut cursor = Cursor::default();
-        for _ in 0..10_000 {
-            let page = self
-                .adapter
-                .events(cursor, 200)
-                .await
-                .map_err(|e| e.to_string())?;
-            if page.next < cursor {
-                return Err(format!("next {} is before cursor {cursor}", page.next));
-            }
-            let done = page.events.is_empty();
-            all.extend(page.events);
-            cursor = page.next;
-            if done {
-                return Ok(all);
-            }
-        }
-        Err("more than 10,000 pages of events".into())
+        read_all_events(self.adapter).await
     }
 
     async fn event_of(&self, tx: &Hash32, kind: &str) -> Result<ChainEvent, String> {
@@ -103,6 +88,79 @@ impl<A: ChainAdapter + ?Sized> Suite<'_, A> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Every finalized event from genesis, page by page, as a relay would read them.
+async fn read_all_events<A: ChainAdapter + ?Sized>(adapter: &A) -> Result<Vec<ChainEvent>, String> {
+    let mut all = Vec::new();
+    let mut cursor = Cursor::default();
+    for _ in 0..MAX_PAGES {
+        let page = adapter
+            .events(cursor, 200)
+            .await
+            .map_err(|e| e.to_string())?;
+        if page.next < cursor {
+            return Err(format!("next {} is before cursor {cursor}", page.next));
+        }
+        let done = page.events.is_empty();
+        all.extend(page.events);
+        cursor = page.next;
+        if done {
+            return Ok(all);
+        }
+    }
+    Err(format!("more than {MAX_PAGES} pages of events"))
+}
+
+/// Runs every check, then checks that `fresh` (a second client of the same chain, as after
+/// a relay or adapter restart) sees exactly the events the first one saw (§2.5).
+pub async fn run_with_fresh_client<A: ChainAdapter + ?Sized>(
+    adapter: &A,
+    fresh: &A,
+    fx: &Fixture,
+) -> Vec<Check> {
+    let mut checks = run(adapter, fx).await;
+    if checks.iter().any(|c| c.section == "§1.1" && !c.passed) {
+        return checks;
+    }
+    let result = async {
+        let seen = read_all_events(adapter).await?;
+        let Some(mid) = seen.get(seen.len() / 2) else {
+            return Err("no events to compare".to_string());
+        };
+        let again = read_all_events(fresh).await?;
+        let n = seen.len().min(again.len());
+        if seen[..n] != again[..n] || n < seen.len() {
+            return Err(format!(
+                "first client saw {} events, a fresh client {} that differ",
+                seen.len(),
+                again.len()
+            ));
+        }
+        let resumed = fresh
+            .events(mid.position, 200)
+            .await
+            .map_err(|e| format!("fresh client resuming at {}: {e}", mid.position))?;
+        if resumed.events.first() != Some(mid) {
+            return Err(format!(
+                "a fresh client resuming at {} starts at {:?}",
+                mid.position,
+                resumed.events.first().map(|e| e.position)
+            ));
+        }
+        Ok(format!(
+            "{n} events identical; resumed at {} identically",
+            mid.position
+        ))
+    }
+    .await;
+    checks.push(Check {
+        section: "§2.5",
+        requirement: "a reconnecting client sees the same events and resumes from a cursor",
+        passed: result.is_ok(),
+        detail: result.unwrap_or_else(|e| e),
+    });
+    checks
 }
 
 /// Runs every check; never panics on a misbehaving chain.
@@ -214,6 +272,8 @@ pub async fn run<A: ChainAdapter + ?Sized>(adapter: &A, fx: &Fixture) -> Vec<Che
         .await,
     );
 
+    refusal_checks(&mut s).await;
+
     // §2: events of that transfer, ordering, determinism.
     if let Some(tx) = &transfer_tx {
         let event = s.event_of(&tx.id, "transfer").await;
@@ -295,6 +355,58 @@ pub async fn run<A: ChainAdapter + ?Sized>(adapter: &A, fx: &Fixture) -> Vec<Che
         htlc_checks(&mut s, first.finalized_time_ms).await;
     }
     s.checks
+}
+
+/// §3.3, §3.4: unknown transactions and refused input.
+async fn refusal_checks<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>) {
+    let never_sent = sha256(b"causeway conformance: a transaction nobody sent");
+    s.record(
+        "§3.3",
+        "tx_status of a transaction the chain never saw is unknown",
+        match s.adapter.tx_status(&never_sent).await {
+            Ok(TxState::Unknown) => Ok("unknown".into()),
+            Ok(other) => Err(format!("answered {other:?}")),
+            Err(e) => Err(e.to_string()),
+        },
+    );
+    let before = s.adapter.balance(&s.fx.peer, &s.fx.asset).await;
+    let overdraft = s
+        .adapter
+        .submit(&Action::Transfer {
+            to: s.fx.peer.clone(),
+            asset: s.fx.asset.clone(),
+            amount: Amount(u128::MAX),
+        })
+        .await;
+    let refused = async {
+        let verdict = match overdraft {
+            Err(e) if !e.is_transient() => format!("refused at submission: {e}"),
+            Err(e) => return Err(format!("transport trouble, not a refusal: {e}")),
+            Ok(tx) => match s.final_outcome(&tx).await? {
+                (_, TxOutcome::Failed { reason }) => format!("failed: {reason}"),
+                (_, TxOutcome::Success) => {
+                    return Err("a transfer of u128::MAX succeeded".to_string())
+                }
+            },
+        };
+        let before = before.map_err(|e| format!("balance: {e}"))?;
+        let after = s
+            .adapter
+            .balance(&s.fx.peer, &s.fx.asset)
+            .await
+            .map_err(|e| format!("balance: {e}"))?;
+        if before == after {
+            Ok(verdict)
+        } else {
+            Err(format!("refused transfer moved funds: {before} -> {after}"))
+        }
+    }
+    .await;
+    s.record(
+        "§3.4",
+        "a transfer beyond the signer's balance is refused and moves nothing",
+        refused,
+    );
 }
 
 async fn htlc_checks<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>, now_ms: u64) {

@@ -6,13 +6,17 @@ use causeway_devchain::api::{DevchainApiClient, ErrorCode, TxOutcome as NodeOutc
 use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
 use ed25519_dalek::SigningKey;
 use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use tokio::sync::Mutex;
 
+pub use crate::page::check_page;
 use crate::{Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxOutcome, TxState};
 
 /// Requests to a node time out after this long; the relay retries with backoff.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Largest answer accepted from a node (a full page of events fits many times over).
+const MAX_RESPONSE_BYTES: u32 = 10 << 20;
 
 pub struct DevchainAdapter {
     chain: ChainId,
@@ -31,14 +35,7 @@ impl DevchainAdapter {
         endpoint: &str,
         signer: Option<SigningKey>,
     ) -> Result<Self, AdapterError> {
-        let client = HttpClientBuilder::default()
-            .request_timeout(REQUEST_TIMEOUT)
-            .build(endpoint)
-            .map_err(|e| AdapterError::Unreachable {
-                chain: chain.clone(),
-                endpoint: endpoint.to_string(),
-                reason: format!("invalid endpoint URL: {e}"),
-            })?;
+        let client = crate::http::client(&chain, endpoint, REQUEST_TIMEOUT, MAX_RESPONSE_BYTES)?;
         Ok(DevchainAdapter {
             chain,
             endpoint: endpoint.to_string(),
@@ -257,42 +254,4 @@ impl ChainAdapter for DevchainAdapter {
             bridge: false,
         }
     }
-}
-
-/// Rejects pages that break the contract: out of order, before the cursor, a cursor that
-/// goes backwards, or events from another chain.
-pub fn check_page(chain: &ChainId, from: Cursor, page: &EventPage) -> Result<(), AdapterError> {
-    let malformed = |detail: String| AdapterError::Malformed {
-        chain: chain.clone(),
-        detail,
-    };
-    let mut last: Option<Cursor> = None;
-    for event in &page.events {
-        if &event.chain_id != chain {
-            return Err(malformed(format!(
-                "event from chain {} in its page",
-                event.chain_id
-            )));
-        }
-        if event.position < from || last.is_some_and(|l| event.position <= l) {
-            return Err(malformed(format!(
-                "event at {} is out of order (cursor {from}, previous {last:?})",
-                event.position
-            )));
-        }
-        if event.position.height > page.finalized_height {
-            return Err(malformed(format!(
-                "event at {} is above the finalized height {}",
-                event.position, page.finalized_height
-            )));
-        }
-        last = Some(event.position);
-    }
-    if page.next < from || last.is_some_and(|l| page.next <= l) {
-        return Err(malformed(format!(
-            "next cursor {} goes backwards",
-            page.next
-        )));
-    }
-    Ok(())
 }

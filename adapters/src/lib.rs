@@ -8,8 +8,14 @@ mod action;
 pub mod conformance;
 pub mod devchain;
 mod error;
+pub mod evm;
+mod http;
+mod page;
+pub mod protocol;
+pub mod remote;
 mod traits;
 
 pub use action::{Action, Capabilities, PreparedTx, TxOutcome, TxState};
 pub use error::AdapterError;
+pub use page::check_page;
 pub use traits::ChainAdapter;

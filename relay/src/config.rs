@@ -9,7 +9,7 @@ use causeway_core::ChainId;
 use serde::Deserialize;
 
 /// Adapter kinds this build knows.
-pub const ADAPTER_KINDS: &[&str] = &["devchain"];
+pub const ADAPTER_KINDS: &[&str] = &["devchain", "remote", "evm"];
 
 /// Most chains one relay follows; each gets its own follower task.
 pub const MAX_CHAINS: usize = 64;
@@ -93,6 +93,9 @@ pub struct ChainConfig {
     /// Cursor lag (in blocks) above which the chain is reported unhealthy.
     #[serde(default = "default_max_lag_blocks")]
     pub max_lag_blocks: u64,
+    /// `[chain.evm]`, for `kind = "evm"` only.
+    #[serde(default)]
+    pub evm: Option<crate::evm::EvmChainConfig>,
 }
 
 fn default_api_listen() -> SocketAddr {
@@ -162,6 +165,16 @@ impl RelayConfig {
                     chain.endpoint
                 );
             }
+            match (chain.kind.as_str(), &chain.evm) {
+                ("evm", Some(evm)) => {
+                    evm.adapter_config(chain)?;
+                }
+                ("evm", None) => {
+                    bail!("{at}: kind \"evm\" needs a [chain.evm] table with evm_chain_id")
+                }
+                (_, Some(_)) => bail!("{at}.evm: only kind \"evm\" takes a [chain.evm] table"),
+                _ => {}
+            }
             if !(1..=60_000).contains(&chain.poll_interval_ms) {
                 bail!(
                     "{at}.poll_interval_ms: {} is outside 1..=60000",
@@ -224,6 +237,23 @@ mod tests {
     fn swap_policy_below_the_protocol_minimum_is_refused() {
         let e = err_of(&GOOD.replace("[[chain]]", "[swap]\nreaction_delay_ms = 1\n[[chain]]"));
         assert!(e.contains("swap") && e.contains("reaction"), "{e}");
+    }
+
+    #[test]
+    fn evm_chains_need_and_check_their_evm_table() {
+        let evm = GOOD.replace("\"devchain\"", "\"evm\"");
+        assert!(err_of(&evm).contains("[chain.evm]"));
+        let ok = format!(
+            "{evm}[chain.evm]\nevm_chain_id = 31337\nhtlc_contract = \"0x{}\"\n[chain.evm.assets]\nUSD = \"0x{}\"\nETH = \"native\"\n",
+            "11".repeat(20),
+            "22".repeat(20)
+        );
+        let c = RelayConfig::parse(&ok).unwrap();
+        assert_eq!(c.chains[0].evm.as_ref().unwrap().confirmations, 1);
+        let bad = ok.replace(&format!("0x{}", "22".repeat(20)), "0x12");
+        assert!(err_of(&bad).contains("assets.USD"), "{}", err_of(&bad));
+        let misplaced = format!("{GOOD}[chain.evm]\nevm_chain_id = 1\n");
+        assert!(err_of(&misplaced).contains("only kind"));
     }
 
     #[test]

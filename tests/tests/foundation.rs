@@ -7,7 +7,7 @@ use causeway_adapters::devchain::DevchainAdapter;
 use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
 use causeway_core::{Amount, AssetId, ChainEvent, ChainId, Cursor, EventKind};
 use causeway_devchain::api::DevchainApiClient;
-use causeway_e2e::{eventually, free_port, post_raw, Net};
+use causeway_e2e::{eventually, free_port, post_raw, relay_events, Net};
 use causeway_relay::api::RelayApiClient;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -30,22 +30,6 @@ async fn chain_events(client: &jsonrpsee::http_client::HttpClient) -> Vec<ChainE
         if done {
             return all;
         }
-    }
-}
-
-async fn relay_events(
-    relay: &jsonrpsee::http_client::HttpClient,
-    chain: &ChainId,
-) -> Vec<ChainEvent> {
-    let mut all: Vec<ChainEvent> = Vec::new();
-    let mut cursor = Cursor::default();
-    loop {
-        let page = RelayApiClient::events(relay, chain.clone(), cursor, 1000)
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { return all };
-        cursor = last.position.successor();
-        all.extend(page);
     }
 }
 
@@ -87,6 +71,7 @@ async fn transfer_through_cli_is_final_and_followed_by_relay() {
     let event = eventually("the relay to ingest the transfer", WAIT, || async {
         relay_events(&api, &dev_a)
             .await
+            .unwrap()
             .into_iter()
             .find(|e| e.tx_hash.to_string() == tx_hash)
     })
@@ -240,7 +225,7 @@ async fn relay_killed_with_sigkill_neither_misses_nor_doubles_events() {
     assert_eq!(expected.len(), 100);
     let api = relay.client();
     let seen = eventually("the relay to catch up", WAIT, || async {
-        let seen = relay_events(&api, &chain).await;
+        let seen = relay_events(&api, &chain).await.unwrap();
         (seen.len() >= expected.len()).then_some(seen)
     })
     .await

@@ -180,13 +180,19 @@ async fn completed_swap_moves_both_assets_and_balances_are_right() {
         human.contains("leg A on dev-a") && human.contains("outcome: swapped"),
         "{human}"
     );
+    // The swap ends on the claim *events*; each executor records its claims' finality on
+    // its own poll, a moment later.
     for relay in [&alice_relay, &bob_relay] {
-        let status = w
-            .net
-            .cli_ok(&["--json", "relay", "status", "--api", &relay.api_url])
-            .json();
+        let net = &w.net;
+        let status = eventually("every chain action to be final", WAIT, || async {
+            let status = net
+                .cli_ok(&["--json", "relay", "status", "--api", &relay.api_url])
+                .json();
+            (status["actions_in_flight"] == 0).then_some(status)
+        })
+        .await
+        .unwrap();
         assert_eq!(status["swaps_active"], 0, "{status:#}");
-        assert_eq!(status["actions_in_flight"], 0, "{status:#}");
     }
     let list = w
         .net

@@ -137,8 +137,11 @@ pub fn resolve_account(account: &str, keystore: &Keystore) -> Result<Address> {
     if account.len() == 64 && account.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(Address::new(account.to_ascii_lowercase())?);
     }
+    if causeway_adapters::evm::parse_evm_address(account).is_ok() {
+        return Ok(Address::new(account.to_ascii_lowercase())?);
+    }
     Ok(keystore
-        .load(account)
+        .address_of(account)
         .with_context(|| format!("{account:?} is neither a hex address nor a key name"))?
-        .address())
+        .1)
 }

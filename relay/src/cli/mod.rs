@@ -5,6 +5,7 @@ mod bench;
 mod chain;
 mod demo;
 mod devchain;
+mod evm;
 mod keys;
 mod output;
 mod relay;
@@ -47,7 +48,10 @@ pub enum Command {
     /// Run the relay daemon, or ask a running one for its status (operators).
     #[command(subcommand)]
     Relay(relay::RelayCommand),
-    /// Manage local Ed25519 keys.
+    /// Deploy Causeway's contracts to an EVM chain.
+    #[command(subcommand)]
+    Evm(evm::EvmCommand),
+    /// Manage local keys (Ed25519 for devchain, secp256k1 for EVM chains).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Tools for chain teams integrating an adapter.
@@ -82,6 +86,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Devchain(cmd) => devchain::run(cmd, &keystore, out).await,
         Command::Relay(cmd) => relay::run(cmd, out).await,
         Command::Keys(cmd) => keys::run(cmd, &keystore, out),
+        Command::Evm(cmd) => evm::run(cmd, &keystore, out).await,
         Command::Adapter(cmd) => adapter::run(cmd, &keystore, out).await,
         Command::Swap(cmd) => swap::run(cmd, &keystore, out).await,
         Command::Chain(cmd) => chain::run_chain(cmd, out).await,

@@ -29,6 +29,9 @@ const MAX_API_CONNECTIONS: u32 = 256;
 
 /// Builds the adapter a chain's config asks for.
 pub fn build_adapter(chain: &ChainConfig, keystore: &Keystore) -> Result<Arc<dyn ChainAdapter>> {
+    if chain.kind == "evm" {
+        return crate::evm::build_evm_adapter(chain, keystore);
+    }
     let key = match &chain.key {
         Some(name) => Some(
             keystore
@@ -44,6 +47,20 @@ pub fn build_adapter(chain: &ChainConfig, keystore: &Keystore) -> Result<Arc<dyn
             &chain.endpoint,
             key,
         )?)),
+        "remote" => {
+            // specs/adapter-protocol.md §1: the adapter process holds the chain key.
+            if let Some(name) = &chain.key {
+                anyhow::bail!(
+                    "chain {}: key {name:?} is set, but a remote adapter signs with its own key: \
+                     remove `key` from this chain's config",
+                    chain.id
+                );
+            }
+            Ok(Arc::new(causeway_adapters::remote::RemoteAdapter::new(
+                chain.id.clone(),
+                &chain.endpoint,
+            )?))
+        }
         other => anyhow::bail!("chain {}: unknown adapter kind {other:?}", chain.id),
     }
 }

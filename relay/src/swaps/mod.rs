@@ -178,10 +178,11 @@ impl SwapEngine {
 
     async fn params(&self, chain: &ChainId) -> Result<(ChainParams, UnixMillis)> {
         let adapter = self.adapter(chain)?;
+        // First: a remote adapter learns its capabilities and signer from this handshake.
+        let info = adapter.info().await?;
         if !adapter.capabilities().htlc {
             bail!("chain {chain} does not support HTLC swaps");
         }
-        let info = adapter.info().await?;
         Ok((ChainParams::from_info(&info), info.finalized_time_ms))
     }
 
@@ -255,6 +256,8 @@ impl SwapEngine {
             }
             return Ok(existing);
         }
+        let (a, a_now) = self.params(&offer.leg_a.chain_id).await?;
+        let (b, b_now) = self.params(&offer.leg_b.chain_id).await?;
         for (leg, ours, what) in [
             (&offer.leg_a, &offer.leg_a.recipient, "receive on"),
             (&offer.leg_b, &offer.leg_b.sender, "lock on"),
@@ -267,8 +270,6 @@ impl SwapEngine {
                 );
             }
         }
-        let (a, a_now) = self.params(&offer.leg_a.chain_id).await?;
-        let (b, b_now) = self.params(&offer.leg_b.chain_id).await?;
         let swap = Swap::participant(
             offer,
             &a,

@@ -1,0 +1,136 @@
+//! EVM chains in the relay: the `[chain.evm]` config table and building the adapter from it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use causeway_adapters::evm::{parse_evm_address, AssetRef, EvmAdapter, EvmConfig};
+use causeway_adapters::ChainAdapter;
+use causeway_core::AssetId;
+use serde::Deserialize;
+
+use crate::config::ChainConfig;
+use crate::keystore::Keystore;
+
+/// Most assets one EVM chain maps.
+pub const MAX_EVM_ASSETS: usize = 64;
+
+/// `[chain.evm]`: what only an EVM chain needs.
+#[derive(Debug, Clone, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct EvmChainConfig {
+    /// The chain's EIP-155 chain id; the adapter refuses an endpoint reporting another.
+    #[arg(long = "evm-chain-id", default_value_t = 31337)]
+    pub evm_chain_id: u64,
+    /// Address of the deployed CausewayHTLC (`causeway evm deploy-htlc`); without it the
+    /// chain offers transfers only.
+    #[serde(default)]
+    #[arg(long = "htlc-contract")]
+    pub htlc_contract: Option<String>,
+    /// Blocks built on top before a block counts as final.
+    #[serde(default = "default_confirmations")]
+    #[arg(long, default_value_t = default_confirmations())]
+    pub confirmations: u64,
+    /// Declared target block interval.
+    #[serde(default = "default_block_time_ms")]
+    #[arg(long = "block-time-ms", default_value_t = default_block_time_ms())]
+    pub block_time_ms: u64,
+    /// Asset id -> ERC-20 address, or "native" for the chain's coin.
+    #[serde(default)]
+    #[arg(long = "evm-asset", value_name = "ASSET=ADDRESS|native", value_parser = parse_asset_arg)]
+    #[serde(skip_deserializing)]
+    pub asset_args: Vec<(AssetId, String)>,
+    #[serde(default)]
+    #[arg(skip)]
+    pub assets: BTreeMap<AssetId, String>,
+}
+
+fn default_confirmations() -> u64 {
+    1
+}
+
+fn default_block_time_ms() -> u64 {
+    1_000
+}
+
+fn parse_asset_arg(s: &str) -> Result<(AssetId, String), String> {
+    let (asset, target) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected ASSET=0xTOKEN or ASSET=native"))?;
+    Ok((
+        AssetId::new(asset).map_err(|e| e.to_string())?,
+        target.to_string(),
+    ))
+}
+
+impl EvmChainConfig {
+    /// The adapter's config, every field checked and named on error.
+    pub fn adapter_config(&self, chain: &ChainConfig) -> Result<EvmConfig> {
+        let at = format!("chain {} [chain.evm]", chain.id);
+        let mut assets = BTreeMap::new();
+        let all = self
+            .assets
+            .iter()
+            .map(|(a, t)| (a.clone(), t.clone()))
+            .chain(self.asset_args.iter().cloned());
+        for (asset, target) in all {
+            let r: AssetRef = target
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{at}.assets.{asset}: {e}, or \"native\""))?;
+            assets.insert(asset, r);
+        }
+        if assets.len() > MAX_EVM_ASSETS {
+            bail!(
+                "{at}.assets: {} assets, at most {MAX_EVM_ASSETS}",
+                assets.len()
+            );
+        }
+        let htlc_contract = self
+            .htlc_contract
+            .as_deref()
+            .map(parse_evm_address)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{at}.htlc_contract: {e}"))?;
+        if !(1..=600_000).contains(&self.block_time_ms) {
+            bail!(
+                "{at}.block_time_ms: {} is outside 1..=600000",
+                self.block_time_ms
+            );
+        }
+        Ok(EvmConfig {
+            chain: chain.id.clone(),
+            endpoint: chain.endpoint.clone(),
+            evm_chain_id: self.evm_chain_id,
+            htlc_contract,
+            confirmations: self.confirmations,
+            block_time_ms: self.block_time_ms,
+            assets,
+        })
+    }
+}
+
+/// The EVM adapter for a `kind = "evm"` chain, signing with its secp256k1 `key`.
+pub fn build_evm_adapter(
+    chain: &ChainConfig,
+    keystore: &Keystore,
+) -> Result<Arc<dyn ChainAdapter>> {
+    let section = chain.evm.as_ref().with_context(|| {
+        format!(
+            "chain {}: kind \"evm\" needs a [chain.evm] table with at least evm_chain_id",
+            chain.id
+        )
+    })?;
+    let secret = match &chain.key {
+        Some(name) => Some(
+            keystore
+                .load_secp256k1(name)
+                .with_context(|| format!("chain {}: key {name:?}", chain.id))?
+                .secret,
+        ),
+        None => None,
+    };
+    Ok(Arc::new(EvmAdapter::new(
+        section.adapter_config(chain)?,
+        secret,
+    )?))
+}
