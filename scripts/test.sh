@@ -27,6 +27,9 @@ if [ -f package.json ]; then
   npm test --silent
 fi
 
+step "example Python adapter's own tests"
+python3 -m unittest discover -s examples/python-ledger -q
+
 step "tests (unit, property, end-to-end)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --profile ci
