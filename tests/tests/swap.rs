@@ -68,24 +68,7 @@ impl World {
 
     fn offer(&self, relay: &RelayProcess, give: &str, get: &str, accept_secs: u64) -> Value {
         self.net
-            .cli_ok(&[
-                "--json",
-                "swap",
-                "offer",
-                "--relay",
-                &relay.api_url,
-                "--give",
-                give,
-                "--get",
-                get,
-                "--to",
-                "bob",
-                "--from",
-                "bob",
-                "--accept-within-secs",
-                &accept_secs.to_string(),
-            ])
-            .json()
+            .swap_offer(&relay.api_url, [give, get, "bob", "bob"], accept_secs)
     }
 
     fn balance(&self, rpc: &str, who: &str, asset: &str) -> u128 {
@@ -111,32 +94,14 @@ impl World {
     }
 
     fn accept(&self, relay: &RelayProcess, offer: &Value) {
-        self.net.cli_ok(&[
-            "swap",
-            "accept",
-            offer["offer"].as_str().unwrap(),
-            "--relay",
-            &relay.api_url,
-        ]);
+        self.net.swap_accept(&relay.api_url, offer)
     }
 
     async fn outcome(&self, relay: &RelayProcess, swap_id: &str) -> Value {
-        let net = &self.net;
-        eventually(&format!("swap {swap_id} to finish"), WAIT, || async {
-            let v = net
-                .cli_ok(&[
-                    "--json",
-                    "swap",
-                    "status",
-                    swap_id,
-                    "--relay",
-                    &relay.api_url,
-                ])
-                .json();
-            (!v["status"]["outcome"].is_null()).then_some(v)
-        })
-        .await
-        .unwrap()
+        self.net
+            .swap_outcome(&relay.api_url, swap_id, WAIT)
+            .await
+            .unwrap()
     }
 }
 
