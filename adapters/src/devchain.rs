@@ -87,14 +87,25 @@ impl DevchainAdapter {
             },
             Action::HtlcClaim { lock_id, preimage } => Payload::HtlcClaim { lock_id, preimage },
             Action::HtlcRefund { lock_id } => Payload::HtlcRefund { lock_id },
-            Action::BridgeSend { .. }
-            | Action::BridgeSubmitAttestation { .. }
-            | Action::BridgeExecute { .. } => {
-                return Err(AdapterError::Unsupported {
-                    chain: self.chain.clone(),
-                    what: format!("action {}", action.name()),
-                })
-            }
+            Action::BridgeSend {
+                dest_chain,
+                recipient,
+                asset,
+                amount,
+            } => Payload::BridgeSend {
+                dest_chain,
+                recipient,
+                asset,
+                amount,
+            },
+            Action::BridgeSubmitAttestation {
+                attestation,
+                signature,
+            } => Payload::BridgeSubmitAttestation {
+                attestation,
+                signature,
+            },
+            Action::BridgeExecute { transfer, proof } => Payload::BridgeExecute { transfer, proof },
         })
     }
 
@@ -251,7 +262,72 @@ impl ChainAdapter for DevchainAdapter {
         Capabilities {
             transfer: true,
             htlc: true,
-            bridge: false,
+            bridge: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter() -> DevchainAdapter {
+        DevchainAdapter::new(ChainId::new("dev-a").unwrap(), "http://127.0.0.1:1", None).unwrap()
+    }
+
+    // specs/devchain.md §13: every bridge action becomes its devchain payload, field for field.
+    #[test]
+    fn bridge_actions_map_to_bridge_payloads() {
+        let adapter = adapter();
+        assert!(adapter.capabilities().bridge);
+        let send = Action::BridgeSend {
+            dest_chain: ChainId::new("dev-b").unwrap(),
+            recipient: Address::new("ab").unwrap(),
+            asset: AssetId::new("USD").unwrap(),
+            amount: Amount(5),
+        };
+        assert_eq!(
+            adapter.payload_of(&send).unwrap(),
+            Payload::BridgeSend {
+                dest_chain: ChainId::new("dev-b").unwrap(),
+                recipient: Address::new("ab").unwrap(),
+                asset: AssetId::new("USD").unwrap(),
+                amount: Amount(5),
+            }
+        );
+        let submit = Action::BridgeSubmitAttestation {
+            attestation: "01ff".into(),
+            signature: "aa".into(),
+        };
+        assert_eq!(
+            adapter.payload_of(&submit).unwrap(),
+            Payload::BridgeSubmitAttestation {
+                attestation: "01ff".into(),
+                signature: "aa".into(),
+            }
+        );
+        let proof = causeway_notary::MerkleProof {
+            leaf_index: 0,
+            leaf_count: 1,
+            siblings: vec![],
+        };
+        let transfer = causeway_notary::Transfer {
+            source_chain: ChainId::new("dev-b").unwrap(),
+            source_position: causeway_core::Position::new(1, 0),
+            source_tx_hash: Hash32([1; 32]),
+            asset: AssetId::new("USD").unwrap(),
+            amount: Amount(5),
+            sender: Address::new("ab").unwrap(),
+            recipient: Address::new("cd").unwrap(),
+            dest_asset: AssetId::new("WUSD").unwrap(),
+        };
+        let execute = Action::BridgeExecute {
+            transfer: transfer.clone(),
+            proof: proof.clone(),
+        };
+        assert_eq!(
+            adapter.payload_of(&execute).unwrap(),
+            Payload::BridgeExecute { transfer, proof }
+        );
     }
 }

@@ -55,6 +55,11 @@ pub trait DevchainApi {
     #[method(name = "getHtlc")]
     async fn htlc(&self, lock_id: Hash32) -> RpcResult<Option<HtlcLock>>;
 
+    /// Bridge config, current key epoch and key, last sequence per source, pause flag;
+    /// `null` when genesis configured no bridge.
+    #[method(name = "getBridge")]
+    async fn bridge(&self) -> RpcResult<Option<crate::bridge::BridgeState>>;
+
     /// Streams finalized events from `cursor` on: first the backlog, then each new block's.
     #[subscription(name = "subscribeEvents" => "event", unsubscribe = "unsubscribeEvents", item = ChainEvent)]
     async fn subscribe_events(&self, cursor: Cursor) -> SubscriptionResult;
@@ -162,6 +167,19 @@ pub enum ErrorCode {
     HtlcInvalidTerms = 1016,
     /// A recipient or account field is not a hex Ed25519 public key.
     InvalidAddress = 1017,
+    BridgeNotConfigured = 1018,
+    BridgeBadSignature = 1019,
+    BridgeWrongEpoch = 1020,
+    BridgeWrongCommittee = 1021,
+    /// Replayed batch sequence or root, executed transfer, or stale pause control.
+    BridgeReplay = 1022,
+    BridgeUnknownRoot = 1023,
+    BridgeBadProof = 1024,
+    BridgePaused = 1025,
+    BridgeUnknownRoute = 1026,
+    BridgeEmptyValue = 1027,
+    /// Malformed hex or attestation, or one naming another destination chain.
+    BridgeInvalid = 1028,
     Internal = 1099,
 }
 
@@ -190,6 +208,17 @@ impl ErrorCode {
             HtlcDuplicate,
             HtlcInvalidTerms,
             InvalidAddress,
+            BridgeNotConfigured,
+            BridgeBadSignature,
+            BridgeWrongEpoch,
+            BridgeWrongCommittee,
+            BridgeReplay,
+            BridgeUnknownRoot,
+            BridgeBadProof,
+            BridgePaused,
+            BridgeUnknownRoute,
+            BridgeEmptyValue,
+            BridgeInvalid,
             Internal,
         ]
         .into_iter()

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use causeway_core::{Address, Amount, AssetId, EventKind, Hash32, UnixMillis};
 
 use crate::api::{AccountState, HtlcLock};
+use crate::bridge::{self, BridgeState};
 use crate::htlc;
 use crate::mempool::MAX_NONCE_GAP;
 use crate::state::{Changes, StateView};
@@ -96,6 +97,26 @@ pub fn execute(
             htlc::claim(&mut scratch, ctx, lock_id, preimage)?
         }
         Payload::HtlcRefund { lock_id } => htlc::refund(&mut scratch, ctx, lock_id)?,
+        Payload::BridgeSend {
+            dest_chain,
+            recipient,
+            asset,
+            amount,
+        } => bridge::send(
+            &mut scratch,
+            &tx.from,
+            dest_chain,
+            recipient,
+            asset,
+            *amount,
+        )?,
+        Payload::BridgeSubmitAttestation {
+            attestation,
+            signature,
+        } => bridge::submit_attestation(&mut scratch, ctx, attestation, signature)?,
+        Payload::BridgeExecute { transfer, proof } => {
+            bridge::execute(&mut scratch, transfer, proof)?
+        }
     };
     Ok(Effects {
         changes: scratch.into_changes(),
@@ -158,6 +179,7 @@ pub(crate) struct Scratch<'v, V: StateView> {
     pub(crate) view: &'v V,
     accounts: HashMap<Address, AccountState>,
     htlcs: HashMap<Hash32, HtlcLock>,
+    bridge: Option<BridgeState>,
 }
 
 impl<'v, V: StateView> Scratch<'v, V> {
@@ -166,6 +188,7 @@ impl<'v, V: StateView> Scratch<'v, V> {
             view,
             accounts: HashMap::new(),
             htlcs: HashMap::new(),
+            bridge: None,
         }
     }
 
@@ -231,10 +254,24 @@ impl<'v, V: StateView> Scratch<'v, V> {
         self.htlcs.insert(lock.lock_id, lock);
     }
 
+    /// A copy of the bridge state to modify; refuses everything when none is configured.
+    pub(crate) fn bridge(&self) -> Result<BridgeState, TxError> {
+        self.bridge
+            .as_ref()
+            .or_else(|| self.view.bridge())
+            .cloned()
+            .ok_or(TxError::BridgeNotConfigured)
+    }
+
+    pub(crate) fn put_bridge(&mut self, bridge: BridgeState) {
+        self.bridge = Some(bridge);
+    }
+
     fn into_changes(self) -> Changes {
         Changes {
             accounts: self.accounts,
             htlcs: self.htlcs,
+            bridge: self.bridge,
         }
     }
 }

@@ -11,6 +11,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::api::AccountState;
+use crate::bridge::{BridgeConfig, BridgeState};
 use crate::config::NodeConfig;
 use crate::error::DevchainError;
 use crate::state::State;
@@ -31,6 +32,8 @@ pub struct InitOptions {
     pub block_interval_ms: u64,
     pub accounts: Vec<GenesisAccount>,
     pub force: bool,
+    /// Bridge configuration; without it the chain's bridge refuses everything.
+    pub bridge: Option<BridgeConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +54,9 @@ pub struct Genesis {
     /// Every asset that can ever hold a balance on this chain.
     pub assets: BTreeSet<AssetId>,
     pub accounts: Vec<GenesisAccount>,
+    /// Absent from chains without a bridge, so their genesis hash is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<BridgeConfig>,
 }
 
 impl Genesis {
@@ -118,6 +124,33 @@ impl Genesis {
                 })?;
             }
         }
+        if let Some(bridge) = &self.bridge {
+            bridge
+                .validate(&self.chain_id)
+                .map_err(|reason| invalid("bridge".into(), reason))?;
+            if let Some(route) = bridge
+                .routes
+                .iter()
+                .find(|r| !self.assets.contains(&r.asset))
+            {
+                return Err(invalid(
+                    "bridge.routes".into(),
+                    format!("route asset {} is not in `assets`", route.asset),
+                ));
+            }
+            for wrapped in &bridge.wrapped {
+                // Wrapped supply starts at zero: a funded wrapped asset would be unbacked.
+                if !self.assets.contains(&wrapped.asset) || supply.contains_key(&wrapped.asset) {
+                    return Err(invalid(
+                        "bridge.wrapped".into(),
+                        format!(
+                            "wrapped asset {} must be in `assets` and held by no genesis account",
+                            wrapped.asset
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -135,6 +168,7 @@ impl Genesis {
                 .accounts
                 .insert(account.address.clone(), AccountState { nonce: 0, balances });
         }
+        state.bridge = self.bridge.clone().map(BridgeState::new);
         state
     }
 }
@@ -152,8 +186,10 @@ pub fn init_home(home: &Path, opts: InitOptions) -> Result<Genesis, DevchainErro
             .accounts
             .iter()
             .flat_map(|a| a.balances.keys().cloned())
+            .chain(bridge_assets(opts.bridge.as_ref()))
             .collect(),
         accounts: opts.accounts,
+        bridge: opts.bridge,
     };
     // Validate before touching the disk: a refused `--force` must not delete the old chain.
     genesis.validate()?;
@@ -179,6 +215,13 @@ pub fn init_home(home: &Path, opts: InitOptions) -> Result<Genesis, DevchainErro
         toml::to_string(&config).map_err(DevchainError::parse("TOML", &config_path))?;
     write_file(&config_path, &config_toml)?;
     Ok(genesis)
+}
+
+/// Wrapped assets can only be minted here if genesis declares them.
+fn bridge_assets(bridge: Option<&BridgeConfig>) -> Vec<AssetId> {
+    bridge.map_or_else(Vec::new, |b| {
+        b.wrapped.iter().map(|w| w.asset.clone()).collect()
+    })
 }
 
 /// `--force` starts a new chain: the old chain's data must not outlive its genesis.
@@ -281,6 +324,7 @@ mod tests {
                 balances: [(AssetId::new("USD").unwrap(), Amount(100))].into(),
             }],
             force,
+            bridge: None,
         }
     }
 
@@ -320,8 +364,38 @@ mod tests {
             )],
             assets: [AssetId::new("USD").unwrap()].into(),
             accounts: options(false).accounts,
+            bridge: None,
         };
         genesis.validate().unwrap();
+        // specs/devchain.md §13.1: a wrapped asset funded at genesis would be unbacked.
+        let usd = AssetId::new("USD").unwrap();
+        let other = ChainId::new("other").unwrap();
+        let mut bridged = genesis.clone();
+        bridged.bridge = Some(BridgeConfig {
+            committee_id: causeway_core::Hash32([3; 32]),
+            group_key: causeway_notary::GroupKey(
+                SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes(),
+            ),
+            key_epoch: 1,
+            routes: vec![crate::bridge::BridgeRoute {
+                asset: usd.clone(),
+                dest_chain: other.clone(),
+                dest_asset: usd.clone(),
+            }],
+            wrapped: vec![],
+        });
+        bridged.validate().unwrap();
+        if let Some(config) = bridged.bridge.as_mut() {
+            config.wrapped.push(crate::bridge::WrappedAsset {
+                asset: usd.clone(),
+                origin_chain: other,
+                origin_asset: usd,
+            });
+        }
+        assert!(matches!(
+            bridged.validate(),
+            Err(DevchainError::InvalidGenesis { field, .. }) if field == "bridge.wrapped"
+        ));
         let mut dup = genesis.clone();
         dup.accounts.push(dup.accounts[0].clone());
         assert!(dup

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod block;
+pub mod bridge;
 mod clock;
 pub mod config;
 mod error;
@@ -27,6 +28,7 @@ mod executor_tests;
 #[cfg(test)]
 mod test_support;
 
+pub use bridge::{BridgeConfig, BridgeRoute, BridgeState, WrappedAsset};
 pub use error::DevchainError;
 pub use genesis::{init_home, Genesis, GenesisAccount, InitOptions};
 pub use htlc::{htlc_lock_id, MAX_LOCK_DURATION_MS};

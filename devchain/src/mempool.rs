@@ -184,7 +184,12 @@ impl Mempool {
             }
             .htlc(lock_id)
             .map(|lock| lock.expiry_ms),
-            Payload::Transfer { .. } | Payload::HtlcRefund { .. } => None,
+            // Bridge outcomes do not depend on chain time.
+            Payload::Transfer { .. }
+            | Payload::HtlcRefund { .. }
+            | Payload::BridgeSend { .. }
+            | Payload::BridgeSubmitAttestation { .. }
+            | Payload::BridgeExecute { .. } => None,
         };
         if let Some(deadline) = deadline {
             self.earliest_deadline =

@@ -118,6 +118,10 @@ impl DevchainApiServer for Rpc {
         Ok(self.shared.ledger().state.htlc(&lock_id).cloned())
     }
 
+    async fn bridge(&self) -> RpcResult<Option<crate::bridge::BridgeState>> {
+        Ok(self.shared.ledger().state.bridge.clone())
+    }
+
     async fn subscribe_events(
         &self,
         pending: PendingSubscriptionSink,

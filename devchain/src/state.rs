@@ -9,6 +9,7 @@ use causeway_core::{Address, AssetId, ChainId, Hash32, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{AccountState, HtlcLock};
+use crate::bridge::BridgeState;
 
 /// Read access the executor needs. `None` from [`StateView::account`] means "never seen":
 /// nonce 0, no balances.
@@ -18,6 +19,8 @@ pub trait StateView {
     fn assets(&self) -> &BTreeSet<AssetId>;
     fn account(&self, address: &Address) -> Option<&AccountState>;
     fn htlc(&self, lock_id: &Hash32) -> Option<&HtlcLock>;
+    /// `None` when genesis configured no bridge: the bridge then refuses everything.
+    fn bridge(&self) -> Option<&BridgeState>;
 }
 
 /// The committed state of the chain.
@@ -28,6 +31,7 @@ pub struct State {
     pub assets: BTreeSet<AssetId>,
     pub accounts: HashMap<Address, AccountState>,
     pub htlcs: HashMap<Hash32, HtlcLock>,
+    pub bridge: Option<BridgeState>,
 }
 
 impl State {
@@ -37,6 +41,7 @@ impl State {
             assets,
             accounts: HashMap::new(),
             htlcs: HashMap::new(),
+            bridge: None,
         }
     }
 
@@ -44,6 +49,9 @@ impl State {
     pub fn apply(&mut self, changes: Changes) {
         self.accounts.extend(changes.accounts);
         self.htlcs.extend(changes.htlcs);
+        if changes.bridge.is_some() {
+            self.bridge = changes.bridge;
+        }
     }
 }
 
@@ -63,6 +71,9 @@ impl StateView for State {
     fn htlc(&self, lock_id: &Hash32) -> Option<&HtlcLock> {
         self.htlcs.get(lock_id)
     }
+    fn bridge(&self) -> Option<&BridgeState> {
+        self.bridge.as_ref()
+    }
 }
 
 /// What executing transactions writes: the new value of every account and lock touched.
@@ -70,17 +81,22 @@ impl StateView for State {
 pub struct Changes {
     pub accounts: HashMap<Address, AccountState>,
     pub htlcs: HashMap<Hash32, HtlcLock>,
+    /// The whole new bridge state, if a transaction changed it.
+    pub bridge: Option<BridgeState>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty() && self.htlcs.is_empty()
+        self.accounts.is_empty() && self.htlcs.is_empty() && self.bridge.is_none()
     }
 
     /// Later writes win: `other` happened after `self`.
     pub fn merge(&mut self, other: Changes) {
         self.accounts.extend(other.accounts);
         self.htlcs.extend(other.htlcs);
+        if other.bridge.is_some() {
+            self.bridge = other.bridge;
+        }
     }
 }
 
@@ -112,6 +128,9 @@ impl StateView for Layered<'_> {
             .htlcs
             .get(lock_id)
             .or_else(|| self.base.htlcs.get(lock_id))
+    }
+    fn bridge(&self) -> Option<&BridgeState> {
+        self.changes.bridge.as_ref().or(self.base.bridge.as_ref())
     }
 }
 

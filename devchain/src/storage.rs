@@ -19,6 +19,8 @@ use crate::state::{Changes, Head, State};
 use crate::tx::address_of;
 
 const HEAD_KEY: &[u8] = b"meta/head";
+/// The whole bridge state, one value (`specs/devchain.md` §13).
+const BRIDGE_KEY: &[u8] = b"meta/bridge";
 const GENESIS_KEY: &[u8] = b"meta/genesis";
 const ACCOUNT_PREFIX: &[u8] = b"acct/";
 const HTLC_PREFIX: &[u8] = b"htlc/";
@@ -115,6 +117,7 @@ impl Storage {
             let lock: HtlcLock = decode(&k, &v)?;
             state.htlcs.insert(lock.lock_id, lock);
         }
+        state.bridge = self.get(BRIDGE_KEY)?;
         Ok((state, head))
     }
 
@@ -142,6 +145,7 @@ impl Storage {
             changes: Changes {
                 accounts: state.accounts.clone(),
                 htlcs: Default::default(),
+                bridge: state.bridge.clone(),
             },
             skipped: 0,
         };
@@ -161,6 +165,9 @@ impl Storage {
         }
         for (lock_id, lock) in &output.changes.htlcs {
             batch.insert(prefixed(HTLC_PREFIX, lock_id.as_bytes()), encode(lock));
+        }
+        if let Some(bridge) = &output.changes.bridge {
+            batch.insert(BRIDGE_KEY, encode(bridge));
         }
         for receipt in &output.receipts {
             batch.insert(
@@ -246,6 +253,7 @@ mod tests {
                 address: addr(1),
                 balances: [(usd(), Amount(500))].into(),
             }],
+            bridge: None,
         }
     }
 

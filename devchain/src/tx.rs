@@ -40,6 +40,24 @@ pub enum Payload {
     HtlcClaim { lock_id: Hash32, preimage: Hash32 },
     /// Anyone may submit once the lock has expired; the funds go back to the lock's sender.
     HtlcRefund { lock_id: Hash32 },
+    /// Vault-locks a native asset (or burns a wrapped one) for `recipient` on `dest_chain`.
+    BridgeSend {
+        dest_chain: ChainId,
+        recipient: Address,
+        asset: AssetId,
+        amount: Amount,
+    },
+    /// A committee-signed attestation (`Attestation::to_bytes`, hex) and its group
+    /// signature (128 hex digits). Anyone may submit.
+    BridgeSubmitAttestation {
+        attestation: String,
+        signature: String,
+    },
+    /// Pays out one transfer of an accepted batch, proven by its Merkle path. Anyone may submit.
+    BridgeExecute {
+        transfer: causeway_notary::Transfer,
+        proof: causeway_notary::MerkleProof,
+    },
 }
 
 /// A transaction with its Ed25519 signature (128 hex digits) over [`Transaction::signing_bytes`].

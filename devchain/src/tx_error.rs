@@ -92,6 +92,42 @@ pub enum TxError {
     #[error("invalid HTLC terms: {reason}")]
     HtlcInvalidTerms { reason: String },
 
+    #[error("this chain has no bridge configured; re-create it with `causeway devchain init --bridge FILE`")]
+    BridgeNotConfigured,
+
+    #[error("attestation signature does not verify under the group key of epoch {key_epoch}; have the current committee sign the exact attestation bytes")]
+    BridgeBadSignature { key_epoch: u64 },
+
+    #[error("attestation names key epoch {found} but the bridge accepts only epoch {expected}; re-sign with the current key (devchain_getBridge)")]
+    BridgeWrongEpoch { expected: u64, found: u64 },
+
+    #[error("attestation is from committee {found} but the bridge trusts committee {expected}")]
+    BridgeWrongCommittee { expected: Hash32, found: Hash32 },
+
+    #[error("replay refused: {what}")]
+    BridgeReplay { what: String },
+
+    #[error("no accepted batch has Merkle root {root}; submit its attestation first")]
+    BridgeUnknownRoot { root: Hash32 },
+
+    #[error("transfer proof does not verify: {reason}")]
+    BridgeBadProof { reason: String },
+
+    #[error("the bridge is paused (control sequence {control_sequence}); wait for the committee to unpause it")]
+    BridgePaused { control_sequence: u64 },
+
+    #[error("the bridge has no route for asset {asset} with chain {chain}; see devchain_getBridge for the routes")]
+    BridgeUnknownRoute { asset: AssetId, chain: ChainId },
+
+    #[error("the bridge has no route to or from chain {chain}; attestations from it are refused")]
+    BridgeUnknownSource { chain: ChainId },
+
+    #[error("`{field}` is zero or empty; the bridge never treats a default value as valid")]
+    BridgeEmptyValue { field: &'static str },
+
+    #[error("invalid bridge request: {reason}")]
+    BridgeInvalid { reason: String },
+
     #[error("crediting {amount} {asset} to {account} would overflow its balance")]
     BalanceOverflow {
         account: Address,
@@ -121,6 +157,17 @@ impl TxError {
             HtlcExpired { .. } => ErrorCode::HtlcExpired,
             HtlcDuplicate { .. } => ErrorCode::HtlcDuplicate,
             HtlcInvalidTerms { .. } => ErrorCode::HtlcInvalidTerms,
+            BridgeNotConfigured => ErrorCode::BridgeNotConfigured,
+            BridgeBadSignature { .. } => ErrorCode::BridgeBadSignature,
+            BridgeWrongEpoch { .. } => ErrorCode::BridgeWrongEpoch,
+            BridgeWrongCommittee { .. } => ErrorCode::BridgeWrongCommittee,
+            BridgeReplay { .. } => ErrorCode::BridgeReplay,
+            BridgeUnknownRoot { .. } => ErrorCode::BridgeUnknownRoot,
+            BridgeBadProof { .. } => ErrorCode::BridgeBadProof,
+            BridgePaused { .. } => ErrorCode::BridgePaused,
+            BridgeUnknownRoute { .. } | BridgeUnknownSource { .. } => ErrorCode::BridgeUnknownRoute,
+            BridgeEmptyValue { .. } => ErrorCode::BridgeEmptyValue,
+            BridgeInvalid { .. } => ErrorCode::BridgeInvalid,
             BalanceOverflow { .. } => ErrorCode::Internal,
         }
     }

@@ -75,6 +75,7 @@ fn init(home: &Path) {
             block_interval_ms: INTERVAL_MS,
             accounts,
             force: false,
+            bridge: None,
         },
     )
     .unwrap();

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use causeway_core::{Address, Amount, AssetId, ChainId};
@@ -35,6 +35,9 @@ pub enum DevchainCommand {
         /// Overwrite an existing home.
         #[arg(long)]
         force: bool,
+        /// JSON bridge config (specs/devchain.md §13.1); without it the bridge refuses everything.
+        #[arg(long, value_name = "FILE")]
+        bridge: Option<PathBuf>,
     },
     /// Run a node from its home until SIGTERM or Ctrl-C.
     Start {
@@ -59,7 +62,9 @@ pub async fn run(cmd: DevchainCommand, keystore: &Keystore, out: Output) -> Resu
             block_interval_ms,
             fund,
             force,
+            bridge,
         } => {
+            let bridge = bridge.as_deref().map(read_bridge_config).transpose()?;
             let accounts = fund
                 .iter()
                 .map(|spec| parse_fund(spec, keystore))
@@ -73,6 +78,7 @@ pub async fn run(cmd: DevchainCommand, keystore: &Keystore, out: Output) -> Resu
                     block_interval_ms,
                     accounts,
                     force,
+                    bridge,
                 },
             )
             .with_context(|| format!("cannot initialise devchain home {}", home.display()))?;
@@ -110,6 +116,17 @@ pub async fn run(cmd: DevchainCommand, keystore: &Keystore, out: Output) -> Resu
 }
 
 /// Parses `ACCOUNT=ASSET:AMOUNT[,ASSET:AMOUNT...]`.
+fn read_bridge_config(path: &Path) -> Result<causeway_devchain::BridgeConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --bridge file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--bridge file {} is not a bridge config (specs/devchain.md §13.1)",
+            path.display()
+        )
+    })
+}
+
 fn parse_fund(spec: &str, keystore: &Keystore) -> Result<GenesisAccount> {
     let hint = "expected ACCOUNT=ASSET:AMOUNT[,ASSET:AMOUNT...], e.g. alice=USD:1000000,GOLD:500";
     let (account, assets) = spec
@@ -144,4 +161,30 @@ pub fn resolve_account(account: &str, keystore: &Keystore) -> Result<Address> {
         .address_of(account)
         .with_context(|| format!("{account:?} is neither a hex address nor a key name"))?
         .1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // specs/devchain.md §13.1: the `--bridge FILE` JSON shape.
+    #[test]
+    fn bridge_file_is_read_and_a_bad_one_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("bridge.json");
+        let json = json!({
+            "committee_id": "07".repeat(32),
+            "group_key": "11".repeat(32),
+            "key_epoch": 1,
+            "routes": [{"asset": "USD", "dest_chain": "devchain-b", "dest_asset": "WUSD"}],
+        });
+        std::fs::write(&good, json.to_string()).unwrap();
+        let config = read_bridge_config(&good).unwrap();
+        assert_eq!(config.key_epoch, 1);
+        assert!(config.wrapped.is_empty());
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"key_epoch\": 1}").unwrap();
+        let err = format!("{:#}", read_bridge_config(&bad).unwrap_err());
+        assert!(err.contains("bad.json"), "{err}");
+    }
 }
