@@ -11,9 +11,6 @@ use crate::{Action, ChainAdapter, PreparedTx, TxOutcome, TxState};
 /// How long a check waits for a transaction or an event.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Most pages read when scanning every event from genesis.
-const MAX_PAGES: usize = 10_000;
-
 /// What the suite needs besides the adapter.
 pub struct Fixture {
     /// An account that is *not* the adapter's signer, to receive transfers and locks.
@@ -92,24 +89,9 @@ impl<A: ChainAdapter + ?Sized> Suite<'_, A> {
 
 /// Every finalized event from genesis, page by page, as a relay would read them.
 async fn read_all_events<A: ChainAdapter + ?Sized>(adapter: &A) -> Result<Vec<ChainEvent>, String> {
-    let mut all = Vec::new();
-    let mut cursor = Cursor::default();
-    for _ in 0..MAX_PAGES {
-        let page = adapter
-            .events(cursor, 200)
-            .await
-            .map_err(|e| e.to_string())?;
-        if page.next < cursor {
-            return Err(format!("next {} is before cursor {cursor}", page.next));
-        }
-        let done = page.events.is_empty();
-        all.extend(page.events);
-        cursor = page.next;
-        if done {
-            return Ok(all);
-        }
-    }
-    Err(format!("more than {MAX_PAGES} pages of events"))
+    crate::finalized_events(adapter, Cursor::default())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Runs every check, then checks that `fresh` (a second client of the same chain, as after

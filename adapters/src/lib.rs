@@ -18,4 +18,4 @@ mod traits;
 pub use action::{Action, Capabilities, PreparedTx, TxOutcome, TxState};
 pub use error::AdapterError;
 pub use page::check_page;
-pub use traits::ChainAdapter;
+pub use traits::{finalized_events, ChainAdapter, MAX_EVENT_PAGES};

@@ -93,3 +93,36 @@ pub trait ChainAdapter: Send + Sync + 'static {
         }
     }
 }
+
+/// Most pages [`finalized_events`] reads before it gives up (a bound on a chain that never
+/// stops answering with events).
+pub const MAX_EVENT_PAGES: usize = 10_000;
+
+/// Every finalized event from `from` on, read page by page; fails on a chain whose `next`
+/// cursor goes backwards (specs/adapter.md §2.4) or that has more than [`MAX_EVENT_PAGES`].
+pub async fn finalized_events<A: ChainAdapter + ?Sized>(
+    adapter: &A,
+    from: Cursor,
+) -> Result<Vec<causeway_core::ChainEvent>, AdapterError> {
+    let mut all = Vec::new();
+    let mut cursor = from;
+    for _ in 0..MAX_EVENT_PAGES {
+        let page = adapter.events(cursor, 500).await?;
+        if page.next < cursor {
+            return Err(AdapterError::Malformed {
+                chain: adapter.chain_id().clone(),
+                detail: format!("next cursor {} is before {cursor}", page.next),
+            });
+        }
+        let done = page.events.is_empty();
+        all.extend(page.events);
+        cursor = page.next;
+        if done {
+            return Ok(all);
+        }
+    }
+    Err(AdapterError::Malformed {
+        chain: adapter.chain_id().clone(),
+        detail: format!("more than {MAX_EVENT_PAGES} pages of events"),
+    })
+}

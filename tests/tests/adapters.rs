@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use causeway_adapters::remote::RemoteAdapter;
-use causeway_adapters::{Action, AdapterError, ChainAdapter, PreparedTx};
-use causeway_core::{Address, Amount, AssetId, ChainEvent, ChainId, Cursor};
+use causeway_adapters::{finalized_events, Action, AdapterError, ChainAdapter, PreparedTx};
+use causeway_core::{Address, Amount, AssetId, ChainId, Cursor};
 use causeway_e2e::{eventually, relay_events, CliRun, Net, Process};
 use causeway_relay::api::RelayApiClient;
 use causeway_relay::launch::wait_for_file;
@@ -267,20 +267,6 @@ where
     .unwrap()
 }
 
-async fn ledger_events(adapter: &RemoteAdapter) -> Vec<ChainEvent> {
-    let mut all = Vec::new();
-    let mut cursor = Cursor::default();
-    loop {
-        let page = retrying(|| adapter.events(cursor, 1000)).await;
-        let done = page.events.is_empty();
-        all.extend(page.events);
-        cursor = page.next;
-        if done {
-            return all;
-        }
-    }
-}
-
 // specs/adapter.md §2.5, §6.1; specs/adapter-protocol.md §1 (the relay owns the cursor)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_follows_a_remote_adapter_across_kill_9_without_missing_or_doubling() {
@@ -312,7 +298,7 @@ async fn relay_follows_a_remote_adapter_across_kill_9_without_missing_or_doublin
     }
     retrying(|| adapter.wait_final(last.as_ref().unwrap(), WAIT)).await;
 
-    let expected = ledger_events(&adapter).await;
+    let expected = retrying(|| finalized_events(&adapter, Cursor::default())).await;
     assert_eq!(
         expected.len(),
         45,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use causeway_adapters::evm::{parse_evm_address, AssetRef, EvmAdapter, EvmConfig};
-use causeway_adapters::{Action, AdapterError, ChainAdapter, TxState};
-use causeway_core::{Address, Amount, AssetId, ChainEvent, ChainId, Cursor};
+use causeway_adapters::{finalized_events, Action, AdapterError, ChainAdapter, TxState};
+use causeway_core::{Address, Amount, AssetId, ChainId, Cursor};
 use causeway_e2e::{
     devchain_table, eventually, evm_table, AnvilProcess, DevchainProcess, EvmDeployment, Net,
     RelayProcess, ANVIL_DEV_KEYS,
@@ -63,20 +63,6 @@ async fn usd(adapter: &EvmAdapter, who: &Address) -> u128 {
         .await
         .unwrap()
         .0
-}
-
-async fn all_events(adapter: &EvmAdapter) -> Result<Vec<ChainEvent>, AdapterError> {
-    let mut cursor = Cursor::default();
-    let mut all = Vec::new();
-    loop {
-        let page = adapter.events(cursor, 100).await?;
-        let done = page.events.is_empty();
-        all.extend(page.events);
-        cursor = page.next;
-        if done {
-            return Ok(all);
-        }
-    }
 }
 
 // specs/adapter.md (every section the suite checks), through `causeway adapter conformance`.
@@ -318,7 +304,7 @@ async fn reorg_inside_the_confirmation_window_never_surfaces_the_dropped_event()
     })
     .await
     .unwrap();
-    let before = all_events(&chain).await.unwrap();
+    let before = finalized_events(&chain, Cursor::default()).await.unwrap();
     assert!(
         before.iter().all(|e| e.tx_hash != doomed.id),
         "an event inside the window was served: {before:?}"
@@ -331,7 +317,7 @@ async fn reorg_inside_the_confirmation_window_never_surfaces_the_dropped_event()
         json!(true)
     );
     anvil.rpc("anvil_mine", vec![json!("0x8")]).await.unwrap();
-    let after = all_events(&chain).await.unwrap();
+    let after = finalized_events(&chain, Cursor::default()).await.unwrap();
     assert!(
         after.iter().all(|e| e.tx_hash != doomed.id),
         "the dropped transfer (block {included}) surfaced: {after:?}"
@@ -345,14 +331,16 @@ async fn reorg_inside_the_confirmation_window_never_surfaces_the_dropped_event()
     // A reorg deeper than the confirmations: reported, never served.
     let deep = anvil.rpc("evm_snapshot", vec![]).await.unwrap();
     anvil.rpc("anvil_mine", vec![json!("0x6")]).await.unwrap();
-    all_events(&chain).await.unwrap();
+    finalized_events(&chain, Cursor::default()).await.unwrap();
     assert_eq!(
         anvil.rpc("evm_revert", vec![deep]).await.unwrap(),
         json!(true)
     );
     chain.submit(&transfer(1)).await.unwrap();
     anvil.rpc("anvil_mine", vec![json!("0x8")]).await.unwrap();
-    let err = all_events(&chain).await.unwrap_err();
+    let err = finalized_events(&chain, Cursor::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, AdapterError::Malformed { detail, .. } if detail.contains("reorganised deeper")),
         "{err}"

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use causeway_adapters::devchain::DevchainAdapter;
-use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
-use causeway_core::{Amount, AssetId, ChainEvent, ChainId, Cursor, EventKind};
+use causeway_adapters::{finalized_events, Action, ChainAdapter, TxOutcome, TxState};
+use causeway_core::{Amount, AssetId, ChainId, Cursor, EventKind};
 use causeway_devchain::api::DevchainApiClient;
 use causeway_e2e::{eventually, free_port, post_raw, relay_events, Net};
 use causeway_relay::api::RelayApiClient;
@@ -17,21 +17,6 @@ fn usd() -> AssetId {
 }
 
 /// Every event of `chain` the node has finalized, read page by page.
-async fn chain_events(client: &jsonrpsee::http_client::HttpClient) -> Vec<ChainEvent> {
-    let mut all = Vec::new();
-    let mut cursor = Cursor::default();
-    loop {
-        let page = DevchainApiClient::events(client, cursor, 1000)
-            .await
-            .unwrap();
-        let done = page.events.is_empty();
-        all.extend(page.events);
-        cursor = page.next;
-        if done {
-            return all;
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_through_cli_is_final_and_followed_by_relay() {
@@ -221,7 +206,7 @@ async fn relay_killed_with_sigkill_neither_misses_nor_doubles_events() {
         .await
         .unwrap();
     let relay = net.relay(&config).await.unwrap();
-    let expected = chain_events(&node.client()).await;
+    let expected = finalized_events(&adapter, Cursor::default()).await.unwrap();
     assert_eq!(expected.len(), 100);
     let api = relay.client();
     let seen = eventually("the relay to catch up", WAIT, || async {
