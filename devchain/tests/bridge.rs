@@ -3,28 +3,22 @@
 //! (`specs/devchain.md` §13).
 
 use std::path::Path;
-use std::time::Duration;
 
-use causeway_core::{Address, Amount, AssetId, ChainId, EventKind, Hash32, Position};
+use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32, Position};
 use causeway_devchain::api::{DevchainApiClient, ErrorCode, TxOutcome};
-use causeway_devchain::tx::{address_of, Payload, Transaction};
+use causeway_devchain::tx::{Payload, Transaction};
 use causeway_devchain::{
-    init_home, BridgeConfig, BridgeRoute, GenesisAccount, InitOptions, Node, NodeOverrides,
-    WrappedAsset,
+    init_home, BridgeConfig, BridgeRoute, GenesisAccount, InitOptions, WrappedAsset,
 };
 use causeway_notary::{
     Attestation, GroupKey, KeyRotation, MerkleProof, PauseControl, Transfer, TransferBatch,
 };
-use ed25519_dalek::SigningKey;
 use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+mod support;
+use support::{addr, key, usd, RunningNode, MAX_POLLS, POLL_EVERY};
 
 const INTERVAL_MS: u64 = 20;
-/// Upper bound on polling for something the node does every block; never a timing assertion.
-const MAX_POLLS: usize = 2_000;
-const POLL_EVERY: Duration = Duration::from_millis(10);
 const FUNDS: u128 = 1_000;
 const COMMITTEE: Hash32 = Hash32([0x42; 32]);
 
@@ -34,17 +28,8 @@ fn chain_a() -> ChainId {
 fn chain_b() -> ChainId {
     ChainId::new("bridge-b").unwrap()
 }
-fn usd() -> AssetId {
-    AssetId::new("USD").unwrap()
-}
 fn wusd() -> AssetId {
     AssetId::new("WUSD").unwrap()
-}
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-fn addr(seed: u8) -> Address {
-    address_of(&key(seed).verifying_key())
 }
 
 /// A FROST group signature is a plain Ed25519 signature, so the committee is
@@ -142,10 +127,15 @@ fn config(committee: &Committee, here: &ChainId) -> BridgeConfig {
 }
 
 struct Running {
-    rpc: HttpClient,
+    node: RunningNode,
     chain: ChainId,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), causeway_devchain::DevchainError>>,
+}
+
+impl std::ops::Deref for Running {
+    type Target = RunningNode;
+    fn deref(&self) -> &RunningNode {
+        &self.node
+    }
 }
 
 async fn init_and_start(home: &Path, chain: ChainId, committee: &Committee) -> Running {
@@ -171,34 +161,15 @@ async fn init_and_start(home: &Path, chain: ChainId, committee: &Committee) -> R
 }
 
 async fn start(home: &Path, chain: ChainId) -> Running {
-    let addr_file = home.join("rpc.addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let node = Node::open(home, NodeOverrides::default()).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(node.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut text = String::new();
-    for _ in 0..MAX_POLLS {
-        if let Ok(t) = std::fs::read_to_string(&addr_file) {
-            text = t;
-            break;
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-    let url = format!("http://{}", text.trim());
     Running {
-        rpc: HttpClientBuilder::default().build(&url).unwrap(),
+        node: RunningNode::start(home).await,
         chain,
-        stop,
-        task,
     }
 }
 
 impl Running {
     async fn shutdown(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
+        self.node.shutdown().await
     }
 
     /// Submits from `seed` and waits for the receipt: `Ok(events)` or the error code,

@@ -4,61 +4,31 @@
 use std::path::Path;
 use std::time::Duration;
 
-use causeway_core::{
-    sha256, Address, Amount, AssetId, ChainEvent, ChainId, Cursor, EventKind, Hash32,
-};
+use causeway_core::{sha256, Amount, AssetId, ChainEvent, ChainId, Cursor, EventKind, Hash32};
 use causeway_devchain::api::{
     DevchainApiClient, ErrorCode, HtlcState, Receipt, TxOutcome, TxStatus,
 };
 use causeway_devchain::block::verify_seal;
-use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
+use causeway_devchain::tx::{Payload, SignedTransaction, Transaction};
 use causeway_devchain::{
     htlc_lock_id, init_home, GenesisAccount, InitOptions, Node, NodeOverrides,
 };
-use ed25519_dalek::SigningKey;
 use jsonrpsee::core::ClientError;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::ws_client::WsClientBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+mod support;
+use support::{addr, key, usd, RunningNode, MAX_POLLS, POLL_EVERY};
 
 const INTERVAL_MS: u64 = 25;
-/// Upper bound on polling for something the node does every block; never a timing assertion.
-const MAX_POLLS: usize = 2_000;
-const POLL_EVERY: Duration = Duration::from_millis(10);
 const FUNDS: u128 = 1_000_000;
 
 fn chain() -> ChainId {
     ChainId::new("dev-it").unwrap()
 }
 
-fn usd() -> AssetId {
-    AssetId::new("USD").unwrap()
-}
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn addr(seed: u8) -> Address {
-    address_of(&key(seed).verifying_key())
-}
-
-struct Running {
-    rpc: HttpClient,
-    url: String,
-    addr: std::net::SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), causeway_devchain::DevchainError>>,
-}
-
-impl Running {
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
+type Running = RunningNode;
 
 fn init(home: &Path) {
     let accounts = (1..=3)
@@ -82,30 +52,7 @@ fn init(home: &Path) {
 }
 
 async fn start(home: &Path) -> Running {
-    let node = Node::open(home, NodeOverrides::default()).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(node.run(async move {
-        let _ = stopped.await;
-    }));
-    let addr_file = home.join("rpc.addr");
-    let mut text = String::new();
-    for _ in 0..MAX_POLLS {
-        if let Ok(t) = std::fs::read_to_string(&addr_file) {
-            text = t;
-            break;
-        }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-    let addr: std::net::SocketAddr = text.trim().parse().expect("node wrote rpc.addr");
-    let url = format!("http://{addr}");
-    let rpc = HttpClientBuilder::default().build(&url).unwrap();
-    Running {
-        rpc,
-        url,
-        addr,
-        stop,
-        task,
-    }
+    RunningNode::start(home).await
 }
 
 /// A node on a newly initialised home (dropping the home deletes it).
