@@ -111,6 +111,18 @@ impl Net {
         run
     }
 
+    /// `who`'s balance of `asset` on the devchain node at `rpc`, read with `causeway balance`.
+    pub fn balance(&self, rpc: &str, who: &str, asset: &str) -> u128 {
+        let v = self
+            .cli_ok(&["--json", "balance", who, "--rpc", rpc])
+            .json();
+        v["balances"][asset]
+            .as_str()
+            .unwrap_or("0")
+            .parse()
+            .expect("balances are decimal strings")
+    }
+
     /// Creates a key with `causeway keys new` and returns its address.
     pub fn key(&self, name: &str) -> Address {
         let run = self.cli_ok(&["--json", "keys", "new", name]);

@@ -162,15 +162,7 @@ impl SwapWorld {
     }
 
     fn dev_balance(&self, node: &DevchainProcess, who: &str, asset: &str) -> u128 {
-        let v = self
-            .net
-            .cli_ok(&["--json", "balance", who, "--rpc", &node.rpc_url])
-            .json();
-        v["balances"][asset]
-            .as_str()
-            .unwrap_or("0")
-            .parse()
-            .unwrap()
+        self.net.balance(&node.rpc_url, who, asset)
     }
 }
 

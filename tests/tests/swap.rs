@@ -72,15 +72,7 @@ impl World {
     }
 
     fn balance(&self, rpc: &str, who: &str, asset: &str) -> u128 {
-        let v = self
-            .net
-            .cli_ok(&["--json", "balance", who, "--rpc", rpc])
-            .json();
-        v["balances"][asset]
-            .as_str()
-            .unwrap_or("0")
-            .parse()
-            .unwrap()
+        self.net.balance(rpc, who, asset)
     }
 
     async fn await_balance(&self, rpc: &str, who: &str, asset: &str, want: u128) {
