@@ -501,3 +501,59 @@ async fn bad_rpc_input_gets_a_precise_error_and_the_node_keeps_running() {
         "is `causeway devchain start` running",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_cli_input_is_refused_saying_what_to_do() {
+    let net = Net::new();
+    let home = net.path().join("home");
+    let home = home.to_str().unwrap();
+    let missing = net.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["devchain", "init", "--home", home, "--fund", "alice"],
+            "ACCOUNT=ASSET:AMOUNT",
+        ),
+        (
+            &["devchain", "init", "--home", home, "--fund", "nobody=USD:5"],
+            "causeway keys new nobody",
+        ),
+        (
+            &[
+                "devchain",
+                "init",
+                "--home",
+                home,
+                "--rpc-addr",
+                "10.1.2.3:80",
+            ],
+            "not a loopback address",
+        ),
+        (
+            &["devchain", "init", "--home", home, "--bridge", missing],
+            "cannot read --bridge file",
+        ),
+        (
+            &["devchain", "start", "--home", missing],
+            "causeway devchain init --home",
+        ),
+        (&["bench", "swaps", "--swaps", "0"], "--swaps must be"),
+        (&["keys", "new", "../x"], "is invalid"),
+        (&["keys", "show", "nobody"], "causeway keys new nobody"),
+        (
+            &[
+                "swap", "offer", "--give", "a:b:c", "--get", "x:y:1", "--to", "a", "--from", "b",
+            ],
+            "whole number",
+        ),
+        (
+            &["relay", "status", "--api", "http://127.0.0.1:1"],
+            "is `causeway relay start` running",
+        ),
+    ];
+    for (args, must_mention) in cases {
+        net.cli_err(args, must_mention);
+    }
+    // Nothing was half-created by the refused inits.
+    assert!(!std::path::Path::new(home).join("genesis.json").exists());
+}
