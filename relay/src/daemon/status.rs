@@ -23,6 +23,7 @@ pub struct ChainStatus {
     /// Finalized blocks not yet read: `finalized_height + 1 - cursor.height`.
     pub lag_blocks: u64,
     pub max_lag_blocks: u64,
+    /// Events ingested since this relay process started (the store keeps them all).
     pub events_ingested: u64,
     pub consecutive_failures: u32,
     pub total_failures: u64,
