@@ -27,7 +27,8 @@ if [ -f package.json ]; then
   npm test --silent
 fi
 
-step "example Python adapter's own tests"
+step "example Python adapter's bridge dependency (pinned) and its own tests"
+python3 -m pip install --quiet --disable-pip-version-check -r examples/python-ledger/requirements.txt
 python3 -m unittest discover -s examples/python-ledger -q
 
 step "tests (unit, property, end-to-end)"

@@ -67,7 +67,8 @@ class Adapter:
         return {"protocol_version": self.args.protocol_version,
                 "adapter": {"name": ADAPTER_NAME, "version": ADAPTER_VERSION},
                 "chain_id": self.reported_chain,
-                "capabilities": {"transfer": True, "htlc": True, "bridge": False},
+                "capabilities": {"transfer": True, "htlc": True,
+                                 "bridge": self.ledger.bridge is not None},
                 "signer": self.ledger.operator}
 
     def info(self):
@@ -108,7 +109,10 @@ class Adapter:
         return str(self.ledger.balance(account, asset))
 
     def prepare(self, action):
-        return self.ledger.prepare(chain.check_action(action))
+        checked = chain.check_action(action)
+        if checked["action"].startswith("bridge_") and self.ledger.bridge is None:
+            raise chain.Unsupported(f"action {checked['action']} (start the adapter with --bridge)")
+        return self.ledger.prepare(checked)
 
     def broadcast(self, tx):
         tx_id, raw = self.ledger.check_prepared(tx)
@@ -243,6 +247,8 @@ def main():
     p.add_argument("--fund", default="USD:1000000000",
                    help="genesis balances of the operator, ASSET:AMOUNT,... (new --db only)")
     p.add_argument("--block-ms", type=int, default=100, help="block interval")
+    p.add_argument("--bridge", metavar="FILE",
+                   help="bridge config JSON (specs/devchain.md §13.1); needs `cryptography`")
     p.add_argument("--protocol-version", default=PROTOCOL_VERSION,
                    help="version announced in the handshake (tests use another major)")
     p.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
@@ -263,6 +269,9 @@ def main():
     hashing = (chain.sha256_of_hex_text if "wrong-hashlock" in args.fault
                else chain.sha256_of_raw_preimage)
     ledger = chain.Ledger(args.db, args.chain_id, args.operator, fund, hashing)
+    if args.bridge:
+        import bridge
+        ledger.bridge = bridge.Bridge(ledger, bridge.load_config(args.bridge))
     adapter = Adapter(ledger, args)
     host, _, port = args.listen.rpartition(":")
     server = http.server.ThreadingHTTPServer((host, int(port)), handler_for(adapter))

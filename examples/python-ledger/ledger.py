@@ -125,7 +125,8 @@ def check_action(action):
     if name == "htlc_refund":
         return {"action": name, "lock_id": hash32(action.get("lock_id"), "lock_id")}
     if name in ("bridge_send", "bridge_submit_attestation", "bridge_execute"):
-        raise Unsupported(f"action {name} (this ledger has no bridge)")
+        from bridge import check_bridge_action
+        return check_bridge_action(action, name)
     raise InvalidParams(f"unknown action {name!r}")
 
 
@@ -139,6 +140,8 @@ class Ledger:
         self.db.executescript(SCHEMA)
         self.hashlock_fn = hashlock_fn
         self.operator = operator
+        # Set by the adapter when started with --bridge (bridge.Bridge).
+        self.bridge = None
         with self._write():
             stored = self._meta("chain_id")
             if stored is None:
@@ -297,6 +300,10 @@ class Ledger:
 
     def _apply(self, sender, action, tx_id, time_ms):
         name = action["action"]
+        if name.startswith("bridge_"):
+            if self.bridge is None:
+                raise Rejected(40, "this ledger has no bridge (start the adapter with --bridge)")
+            return self.bridge.apply(sender, action, time_ms)
         if name == "transfer":
             value = int(action["amount"])
             if value == 0:

@@ -98,7 +98,7 @@ class LedgerTest(unittest.TestCase):
                        {"action": "mint"}):
             with self.assertRaises(chain.InvalidParams):
                 chain.check_action(action)
-        with self.assertRaises(chain.Unsupported):
+        with self.assertRaises(chain.InvalidParams):
             chain.check_action({"action": "bridge_send"})
 
 

@@ -25,6 +25,8 @@ pub struct CommitteeMember {
     pub operator: String,
     /// Long-term Ed25519 identity key, 64 hex digits: authenticates the member's messages.
     pub identity_key: String,
+    /// Long-term X25519 key of the member's encrypted channel (Noise), 64 hex digits.
+    pub noise_key: String,
     /// Where peers reach this member's relay, e.g. `https://notary-1.example:7443`.
     pub endpoint: String,
 }
@@ -112,6 +114,8 @@ pub struct Committee {
     pub config: CommitteeConfig,
     pub committee_id: Hash32,
     pub identities: BTreeMap<Identifier, VerifyingKey>,
+    /// Each member's Noise static key, by member number (1-based).
+    pub noise_keys: BTreeMap<u16, [u8; 32]>,
     pub warnings: Vec<CommitteeWarning>,
 }
 
@@ -129,6 +133,7 @@ impl CommitteeConfig {
             problem,
         })?;
         let mut identities = BTreeMap::new();
+        let mut noise_keys = BTreeMap::new();
         let mut seen: BTreeMap<[u8; 32], usize> = BTreeMap::new();
         for (i, member) in self.members.iter().enumerate() {
             let number = i + 1;
@@ -148,6 +153,19 @@ impl CommitteeConfig {
                     second: number,
                 });
             }
+            let noise =
+                parse_noise_key(&member.noise_key).map_err(|p| field_error("noise_key", p))?;
+            if let Some(first) = noise_keys
+                .iter()
+                .find(|(_, k)| **k == noise)
+                .map(|(n, _)| *n)
+            {
+                return Err(field_error(
+                    "noise_key",
+                    format!("is member #{first}'s too; each member needs its own"),
+                ));
+            }
+            noise_keys.insert(number as u16, noise);
             // n ≤ MAX_DKG_MEMBERS < u16::MAX, and identifiers start at 1, so this cannot fail.
             let id = Identifier::try_from(number as u16)
                 .map_err(|e| field_error("identifier", e.to_string()))?;
@@ -158,6 +176,7 @@ impl CommitteeConfig {
             config: self.clone(),
             committee_id: committee_id(&self.name),
             identities,
+            noise_keys,
             warnings,
         })
     }
@@ -332,6 +351,16 @@ fn parse_identity(text: &str) -> Result<VerifyingKey, String> {
         .map_err(|e| format!("is not a usable Ed25519 key: {e}"))
 }
 
+fn parse_noise_key(text: &str) -> Result<[u8; 32], String> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.strip_prefix("0x").unwrap_or(text), &mut bytes)
+        .map_err(|_| format!("must be 64 hex digits (an X25519 public key), got {text:?}"))?;
+    if bytes == [0u8; 32] {
+        return Err("is all zeros; run `causeway notary init` for a real key".into());
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +370,7 @@ mod tests {
         CommitteeMember {
             operator: operator.into(),
             identity_key: hex::encode(key.to_bytes()),
+            noise_key: hex::encode([seed; 32]),
             endpoint: format!("https://n{seed}.example:7443"),
         }
     }

@@ -1,12 +1,13 @@
 //! The relay's JSON-RPC API (operators and the CLI), shared by server and client.
 //! Methods are `relay_<name>`.
 
-use causeway_core::{ChainEvent, ChainId, Cursor};
+use causeway_core::{ChainEvent, ChainId, Cursor, Hash32};
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use serde::{Deserialize, Serialize};
 
 pub use crate::daemon::status::ChainStatus;
+pub use crate::notary::status::{NotaryStatus, TransferView};
 pub use crate::swaps::OfferRequest;
 
 /// Largest page `relay_events` and `relay_swapList` return.
@@ -42,6 +43,37 @@ pub trait RelayApi {
     /// Swaps, newest first.
     #[method(name = "swapList")]
     async fn swap_list(&self, limit: u32) -> RpcResult<Vec<SwapView>>;
+
+    /// This relay's notary member: committee, peers, sessions, cheaters, held transfers, health.
+    #[method(name = "notaryStatus")]
+    async fn notary_status(&self) -> RpcResult<NotaryStatus>;
+
+    /// Every bridge transfer of source transaction `tx_hash` this member has seen final.
+    #[method(name = "notaryTransfer")]
+    async fn notary_transfer(&self, tx_hash: Hash32) -> RpcResult<Vec<TransferView>>;
+
+    /// One batch as this member holds it: its transfers, attestation bytes and, once
+    /// signed, the committee's signature.
+    #[method(name = "notaryBatch")]
+    async fn notary_batch(
+        &self,
+        source_chain: ChainId,
+        dest_chain: ChainId,
+        sequence: u64,
+    ) -> RpcResult<Option<crate::notary::book::BatchRecord>>;
+
+    /// An operator asks this member to sign a committee control (key rotation or pause);
+    /// it is signed once t members asked for the identical terms, then submitted.
+    #[method(name = "notaryControl")]
+    async fn notary_control(
+        &self,
+        request: crate::notary::controls::ControlRequest,
+    ) -> RpcResult<crate::notary::controls::ControlView>;
+
+    /// An operator's review of held transfers of `tx_hash`: release into the next batch or
+    /// reject for good. Returns how many transfers changed.
+    #[method(name = "notaryReview")]
+    async fn notary_review(&self, tx_hash: Hash32, release: bool) -> RpcResult<usize>;
 }
 
 /// A swap as the API shows it: live status (deadlines with time left by each chain's
@@ -85,5 +117,7 @@ pub mod codes {
     pub const UNKNOWN_CHAIN: i32 = 2001;
     pub const SWAP_REFUSED: i32 = 2010;
     pub const UNKNOWN_SWAP: i32 = 2011;
+    /// This relay has no `[notary]` section.
+    pub const NOT_A_NOTARY: i32 = 2020;
     pub const INTERNAL: i32 = 2099;
 }

@@ -37,6 +37,9 @@ pub struct RelayConfig {
     pub swap: SwapPolicyConfig,
     #[serde(rename = "chain", default)]
     pub chains: Vec<ChainConfig>,
+    /// `[notary]`: this relay's seat in a notary committee (absent: not a notary).
+    #[serde(default)]
+    pub notary: Option<crate::notary::config::NotaryConfig>,
 }
 
 /// `[swap]`: the relay's worst reaction time and the chains' clock skew. Every value is
@@ -120,6 +123,9 @@ impl RelayConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.data_dir = base.join(&config.data_dir);
         config.keystore = config.keystore.map(|k| base.join(k));
+        if let Some(notary) = &mut config.notary {
+            notary.resolve_paths(base);
+        }
         Ok(config)
     }
 
@@ -181,6 +187,9 @@ impl RelayConfig {
                     chain.poll_interval_ms
                 );
             }
+        }
+        if let Some(notary) = &self.notary {
+            notary.validate()?;
         }
         Ok(())
     }
@@ -254,6 +263,19 @@ mod tests {
         assert!(err_of(&bad).contains("assets.USD"), "{}", err_of(&bad));
         let misplaced = format!("{GOOD}[chain.evm]\nevm_chain_id = 1\n");
         assert!(err_of(&misplaced).contains("only kind"));
+    }
+
+    #[test]
+    fn notary_section_is_checked() {
+        let with = |extra: &str| {
+            format!("{GOOD}[notary]\ncommittee = \"c.toml\"\nmember = 1\nkey_dir = \"k\"\n{extra}")
+        };
+        let c = RelayConfig::parse(&with("")).unwrap();
+        assert_eq!(c.notary.as_ref().unwrap().batch_blocks, 5);
+        assert!(err_of(&with("batch_blocks = 0\n")).contains("notary.batch_blocks"));
+        assert!(err_of(&with("max_batch = 100000\n")).contains("notary.max_batch"));
+        assert!(err_of(&with("bogus = 1\n")).contains("bogus"));
+        assert!(err_of(&with("").replace("member = 1", "member = 0")).contains("notary.member"));
     }
 
     #[test]

@@ -1,17 +1,32 @@
 //! Starting real `causeway` processes (devchain nodes, relays) on loopback: used by
-//! `causeway demo` and by the end-to-end tests, so both exercise the shipped binary.
+//! `causeway demo`, the load tool (`causeway bench`) and the end-to-end tests, so all of them
+//! exercise the shipped binary.
 
+pub mod evm;
+pub mod usage;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use causeway_adapters::ChainAdapter;
 use causeway_core::ChainId;
 use causeway_devchain::api::DevchainApiClient;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
+use crate::config::RelayConfig;
+use crate::keystore::Keystore;
+
 /// How long a process may take to come up before we call it failed.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Tight but valid safety assumptions for loopback chains (blocks every 200 ms to 1 s,
+/// relays polling every 20 to 50 ms), so swap expiries come within seconds.
+pub const LOOPBACK_SWAP_POLICY: &str =
+    "\n[swap]\nreaction_delay_ms = 1000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
 
 /// A child process that is killed (SIGKILL) when dropped, so tests never leak nodes.
 pub struct Process {
@@ -119,6 +134,32 @@ pub async fn wait_for_file(path: &Path, proc: &mut Process) -> Result<String> {
     }
 }
 
+/// Runs `causeway --keystore KEYSTORE <args>` to completion; its stdout, or its stderr as
+/// the error.
+pub fn run_cli(bin: &Path, keystore: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new(bin)
+        .arg("--keystore")
+        .arg(keystore)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`causeway {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// [`run_cli`] with `--json`, its output parsed.
+pub fn run_cli_json(bin: &Path, keystore: &Path, args: &[&str]) -> Result<serde_json::Value> {
+    let text = run_cli(bin, keystore, &[&["--json"][..], args].concat())?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("`causeway {}` printed no JSON: {text}", args.join(" ")))
+}
+
 /// Runs `causeway devchain init` for `chain` in `home`, funding `fund` entries
 /// (`ACCOUNT=ASSET:AMOUNT,...`), with a free RPC port chosen at each start.
 pub fn init_devchain(
@@ -128,24 +169,18 @@ pub fn init_devchain(
     chain: &ChainId,
     fund: &[&str],
 ) -> Result<()> {
-    let mut init = Command::new(bin);
-    init.arg("--keystore")
-        .arg(keystore)
-        .args(["devchain", "init", "--home"])
-        .arg(home)
-        .args(["--chain-id", chain.as_str(), "--rpc-addr", "127.0.0.1:0"]);
+    let home = home.to_str().with_context(|| {
+        format!(
+            "devchain home {} is not valid UTF-8; choose another directory",
+            home.display()
+        )
+    })?;
+    let mut args = vec!["devchain", "init", "--home", home];
+    args.extend(["--chain-id", chain.as_str(), "--rpc-addr", "127.0.0.1:0"]);
     for f in fund {
-        init.args(["--fund", f]);
+        args.extend(["--fund", f]);
     }
-    let output = init
-        .output()
-        .context("cannot run `causeway devchain init`")?;
-    if !output.status.success() {
-        bail!(
-            "devchain init failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    run_cli(bin, keystore, &args)?;
     Ok(())
 }
 
@@ -219,6 +254,8 @@ async fn wait_until_serving(rpc_url: &str, proc: &mut Process) -> Result<()> {
 pub struct RelayProcess {
     pub process: Process,
     pub api_url: String,
+    /// The config file it was started with.
+    pub config: PathBuf,
 }
 
 impl RelayProcess {
@@ -246,7 +283,24 @@ impl RelayProcess {
         Ok(RelayProcess {
             process,
             api_url: format!("http://{addr}"),
+            config: config.to_path_buf(),
         })
+    }
+
+    /// An adapter for every chain in its config, signing with the keys the relay uses, so
+    /// a demo or tool can act and read balances as this relay's party.
+    pub fn adapters(&self) -> Result<BTreeMap<ChainId, Arc<dyn ChainAdapter>>> {
+        let config = RelayConfig::load(&self.config)?;
+        let keystore = config
+            .keystore
+            .clone()
+            .map(Keystore::open)
+            .unwrap_or_else(|| Keystore::open(Keystore::default_dir()));
+        config
+            .chains
+            .iter()
+            .map(|c| Ok((c.id.clone(), crate::daemon::build_adapter(c, &keystore)?)))
+            .collect()
     }
 
     pub fn client(&self) -> HttpClient {
@@ -256,7 +310,8 @@ impl RelayProcess {
     }
 }
 
-/// Starts a relay for party `who` (its keystore key on every chain) following `chains`.
+/// Starts a relay for party `who` (its keystore key on every chain) following the devchain
+/// nodes `chains`.
 pub async fn start_relay(
     bin: &Path,
     dir: &Path,
@@ -264,20 +319,40 @@ pub async fn start_relay(
     who: &str,
     chains: &[(&ChainId, &str)],
 ) -> Result<RelayProcess> {
+    let tables: String = chains
+        .iter()
+        .map(|(id, url)| devchain_table(id.as_str(), url, who))
+        .collect();
+    start_relay_with(bin, dir, keystore, who, &tables).await
+}
+
+/// Starts a relay for party `who` in `dir/relay-<who>` following the chains of `tables`
+/// (TOML `[[chain]]` tables: [`devchain_table`], [`evm::evm_table`]), with the loopback
+/// swap policy.
+pub async fn start_relay_with(
+    bin: &Path,
+    dir: &Path,
+    keystore: &Path,
+    who: &str,
+    tables: &str,
+) -> Result<RelayProcess> {
     let relay_dir = dir.join(format!("relay-{who}"));
     std::fs::create_dir_all(&relay_dir)?;
-    let mut config =
-        String::from("data_dir = \"data\"\napi_listen = \"127.0.0.1:0\"\nkeystore = \"../keys\"\n");
-    // The demo's chains produce a block every 200 ms and the relays poll every 20 ms.
-    config.push_str(
-        "\n[swap]\nreaction_delay_ms = 1000\nclock_skew_ms = 500\nextra_margin_ms = 500\n",
+    // The config resolves relative paths against its own directory, not ours.
+    let keystore = &std::path::absolute(keystore)?;
+    // Debug quoting of a path is a valid TOML basic string.
+    let config = format!(
+        "data_dir = \"data\"\napi_listen = \"127.0.0.1:0\"\nkeystore = {keystore:?}\n\
+         {LOOPBACK_SWAP_POLICY}{tables}"
     );
-    for (id, url) in chains {
-        config.push_str(&format!("\n[[chain]]\nid = \"{id}\"\nkind = \"devchain\"\nendpoint = \"{url}\"\nkey = \"{who}\"\npoll_interval_ms = 20\n"));
-    }
     let path = relay_dir.join("relay.toml");
     std::fs::write(&path, config)?;
     RelayProcess::start(bin, &path, &relay_dir.join("data"), keystore).await
+}
+
+/// The `[[chain]]` table of a devchain node, signing with keystore key `key`.
+pub fn devchain_table(id: &str, url: &str, key: &str) -> String {
+    format!("\n[[chain]]\nid = \"{id}\"\nkind = \"devchain\"\nendpoint = \"{url}\"\npoll_interval_ms = 20\nkey = \"{key}\"\n")
 }
 
 /// `devchain init` + `start` of `chain` in `dir/<chain>`, on a free port.

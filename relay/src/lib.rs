@@ -12,5 +12,6 @@ pub mod executor;
 pub mod keystore;
 pub mod launch;
 pub mod logging;
+pub mod notary;
 pub mod store;
 pub mod swaps;

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use causeway_core::{Address, ChainId};
-pub use causeway_relay::launch::{DevchainProcess, Process, RelayProcess};
+pub use causeway_relay::launch::evm::{evm_table, AnvilProcess, EvmDeployment, ANVIL_DEV_KEYS};
+pub use causeway_relay::launch::{devchain_table, DevchainProcess, Process, RelayProcess};
 
 pub fn causeway_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("CAUSEWAY_BIN") {
@@ -140,9 +141,14 @@ impl Net {
     /// `causeway devchain init` + `start`, on a free port.
     pub async fn devchain(&self, chain: &str, fund: &[&str]) -> Result<DevchainProcess> {
         let chain = ChainId::new(chain)?;
-        let home = self.path().join(chain.as_str());
-        causeway_relay::launch::init_devchain(&self.bin, &home, &self.keystore(), &chain, fund)?;
-        DevchainProcess::start(&self.bin, &home, 0).await
+        causeway_relay::launch::init_and_start(
+            &self.bin,
+            self.path(),
+            &self.keystore(),
+            &chain,
+            fund,
+        )
+        .await
     }
 
     /// Restarts a node from its home on the same port.
@@ -235,92 +241,6 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// anvil's well-known dev accounts (mnemonic "test test … junk"), each funded with
-/// 10,000 ETH on a fresh anvil: index 0 deploys, the others are the parties' EVM accounts.
-pub const ANVIL_DEV_KEYS: [&str; 3] = [
-    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-];
-
-/// The real anvil binary installed by `scripts/setup-evm.sh` (not the Node wrapper, so that
-/// dropping the process kills the node itself).
-pub fn anvil_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("CAUSEWAY_ANVIL") {
-        return bin.into();
-    }
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `bash scripts/setup-evm.sh` first, or set CAUSEWAY_ANVIL",
-        bin.display()
-    );
-    bin
-}
-
-/// A throwaway anvil on a free loopback port, killed when dropped.
-pub struct AnvilProcess {
-    pub process: Process,
-    pub rpc_url: String,
-    pub evm_chain_id: u64,
-}
-
-impl AnvilProcess {
-    /// Starts anvil with `evm_chain_id`; `block_time_s: None` mines one block per
-    /// transaction (automine), `Some(n)` a block every n seconds.
-    pub async fn start(dir: &Path, evm_chain_id: u64, block_time_s: Option<u64>) -> Result<Self> {
-        let log = dir.join(format!("anvil-{evm_chain_id}.log"));
-        let mut cmd = Command::new(anvil_bin());
-        cmd.args(["--host", "127.0.0.1", "--port", "0", "--chain-id"])
-            .arg(evm_chain_id.to_string());
-        if let Some(s) = block_time_s {
-            cmd.args(["--block-time", &s.to_string()]);
-        }
-        let mut process = Process::spawn("anvil", cmd, &log)?;
-        let started = std::time::Instant::now();
-        loop {
-            let text = process.log_text();
-            if let Some(port) = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Listening on 127.0.0.1:"))
-            {
-                return Ok(AnvilProcess {
-                    rpc_url: format!("http://127.0.0.1:{}", port.trim()),
-                    process,
-                    evm_chain_id,
-                });
-            }
-            if !process.is_running() || started.elapsed() > causeway_relay::launch::STARTUP_TIMEOUT
-            {
-                bail!("anvil did not start; its log:\n{text}");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Calls an anvil/`evm_*` JSON-RPC method (snapshots, mining, time travel).
-    pub async fn rpc(
-        &self,
-        method: &str,
-        params: Vec<serde_json::Value>,
-    ) -> Result<serde_json::Value> {
-        use jsonrpsee::core::client::ClientT;
-        let client = jsonrpsee::http_client::HttpClientBuilder::default().build(&self.rpc_url)?;
-        let mut array = jsonrpsee::core::params::ArrayParams::new();
-        for p in params {
-            array.insert(p)?;
-        }
-        Ok(client.request(method, array).await?)
-    }
-}
-
-/// What `Net::evm_chain` deployed on an anvil.
-pub struct EvmDeployment {
-    pub htlc: String,
-    pub token: String,
-}
-
 impl Net {
     /// Imports anvil dev key `index` as `name` (a secp256k1 key) and returns its address.
     pub fn evm_key(&self, name: &str, index: usize) -> Address {
@@ -345,42 +265,14 @@ impl Net {
         deployer: &str,
         mint: &[(&Address, u128)],
     ) -> EvmDeployment {
-        let htlc = self.cli_ok(&[
-            "--json",
-            "evm",
-            "deploy-htlc",
-            "--rpc",
+        causeway_relay::launch::evm::deploy_evm(
+            &self.bin,
+            &self.keystore(),
             &anvil.rpc_url,
-            "--key",
             deployer,
-        ]);
-        let mut args: Vec<String> = [
-            "--json",
-            "evm",
-            "deploy-token",
-            "--rpc",
-            &anvil.rpc_url,
-            "--key",
-            deployer,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        for (who, amount) in mint {
-            args.push("--mint".into());
-            args.push(format!("{who}={amount}"));
-        }
-        let token = self.cli_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        EvmDeployment {
-            htlc: htlc.json()["address"]
-                .as_str()
-                .expect("htlc address")
-                .to_string(),
-            token: token.json()["address"]
-                .as_str()
-                .expect("token address")
-                .to_string(),
-        }
+            mint,
+        )
+        .expect("deploy CausewayHTLC and the test token")
     }
 
     /// `causeway swap offer` through the relay at `api`: `[give, get, to, from]` as the
@@ -448,28 +340,6 @@ impl Net {
     }
 }
 
-/// The `[[chain]]` table of a devchain node.
-pub fn devchain_table(id: &str, url: &str, key: &str) -> String {
-    format!("\n[[chain]]\nid = \"{id}\"\nkind = \"devchain\"\nendpoint = \"{url}\"\npoll_interval_ms = 20\nkey = \"{key}\"\n")
-}
-
-/// The `[[chain]]` table of an anvil with Causeway deployed, `asset` being the test token.
-pub fn evm_table(
-    id: &str,
-    anvil: &AnvilProcess,
-    key: &str,
-    confirmations: u64,
-    deployed: &EvmDeployment,
-    asset: &str,
-) -> String {
-    format!(
-        "\n[[chain]]\nid = \"{id}\"\nkind = \"evm\"\nendpoint = \"{}\"\npoll_interval_ms = 50\nkey = \"{key}\"\n\
-         [chain.evm]\nevm_chain_id = {}\nhtlc_contract = \"{}\"\nconfirmations = {confirmations}\nblock_time_ms = 1000\n\
-         [chain.evm.assets]\n{asset} = \"{}\"\n",
-        anvil.rpc_url, anvil.evm_chain_id, deployed.htlc, deployed.token
-    )
-}
-
 /// Every event the relay at `relay` has ingested from `chain`, page by page.
 pub async fn relay_events(
     relay: &jsonrpsee::http_client::HttpClient,
@@ -485,5 +355,47 @@ pub async fn relay_events(
         };
         cursor = last.position.successor();
         all.extend(page);
+    }
+}
+
+/// The Python example ledger's chain id in tests.
+pub const LEDGER_CHAIN: &str = "pyledger-1";
+
+pub fn example_adapter() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python-ledger/adapter.py")
+}
+
+/// A running Python example ledger.
+pub struct PythonLedger {
+    pub process: Process,
+    pub url: String,
+    pub port: u16,
+}
+
+/// Starts the Python ledger on `port` (0: any) with its database at `dir/ledger.sqlite`.
+pub async fn python_ledger(dir: &Path, port: u16, extra: &[&str]) -> PythonLedger {
+    std::fs::create_dir_all(dir).unwrap();
+    let addr_file = dir.join("addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let mut cmd = Command::new("python3");
+    // -B: no bytecode files written into the source tree.
+    cmd.arg("-B")
+        .arg(example_adapter())
+        .arg("--db")
+        .arg(dir.join("ledger.sqlite"))
+        .args(["--chain-id", LEDGER_CHAIN, "--block-ms", "50"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .args(extra);
+    let mut process = Process::spawn("python ledger", cmd, &dir.join("ledger.log")).unwrap();
+    let addr = causeway_relay::launch::wait_for_file(&addr_file, &mut process)
+        .await
+        .unwrap();
+    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    PythonLedger {
+        process,
+        url: format!("http://{addr}"),
+        port,
     }
 }

@@ -3,56 +3,20 @@
 //! remote`, faulty adapters caught by the right requirement, and a relay that follows a
 //! remote adapter across kill -9.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use causeway_adapters::remote::RemoteAdapter;
 use causeway_adapters::{finalized_events, Action, AdapterError, ChainAdapter, PreparedTx};
 use causeway_core::{Address, Amount, AssetId, ChainId, Cursor};
-use causeway_e2e::{eventually, relay_events, CliRun, Net, Process};
+use causeway_e2e::{
+    eventually, example_adapter, python_ledger, relay_events, CliRun, Net, Process, LEDGER_CHAIN,
+};
 use causeway_relay::api::RelayApiClient;
 use causeway_relay::launch::wait_for_file;
 
 const WAIT: Duration = Duration::from_secs(30);
-const LEDGER_CHAIN: &str = "pyledger-1";
-
-fn example_adapter() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python-ledger/adapter.py")
-}
-
-/// A running Python example ledger.
-struct PythonLedger {
-    process: Process,
-    url: String,
-    port: u16,
-}
-
-/// Starts the Python ledger on `port` (0: any) with its database at `dir/ledger.sqlite`.
-async fn python_ledger(dir: &Path, port: u16, extra: &[&str]) -> PythonLedger {
-    std::fs::create_dir_all(dir).unwrap();
-    let addr_file = dir.join("addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let mut cmd = Command::new("python3");
-    // -B: no bytecode files written into the source tree.
-    cmd.arg("-B")
-        .arg(example_adapter())
-        .arg("--db")
-        .arg(dir.join("ledger.sqlite"))
-        .args(["--chain-id", LEDGER_CHAIN, "--block-ms", "50"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--addr-file")
-        .arg(&addr_file)
-        .args(extra);
-    let mut process = Process::spawn("python ledger", cmd, &dir.join("ledger.log")).unwrap();
-    let addr = wait_for_file(&addr_file, &mut process).await.unwrap();
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    PythonLedger {
-        process,
-        url: format!("http://{addr}"),
-        port,
-    }
-}
 
 fn conformance(net: &Net, url: &str, chain: &str, peer: &Address) -> CliRun {
     net.cli(&[

@@ -476,3 +476,32 @@ async fn relay_never_acts_on_a_lock_dropped_by_a_reorg_inside_the_window() {
     assert_eq!(w.dev_balance(&dev, "alice", "GOLD"), 10);
     assert_eq!(usd(&bob, &w.alice_evm).await, 1000);
 }
+
+// Issue 5: `causeway demo --evm` starts anvil itself, deploys the HTLC and an ERC-20, and
+// completes its swap devchain <-> anvil through the binary.
+#[test]
+fn demo_evm_completes_its_swap_against_anvil() {
+    let net = Net::new();
+    let dir = net.path().join("demo");
+    let anvil = causeway_relay::launch::evm::find_anvil(None).unwrap();
+    let run = net.cli_ok(&[
+        "demo",
+        "--evm",
+        "--anvil",
+        anvil.to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        run.stdout.contains("deployed CausewayHTLC"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("swap complete"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("alice 999900 USD on anvil, 1050 GOLD on devchain-a"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,6 +1,10 @@
 //! `causeway bench`: a load tool that starts real processes on loopback (two devchain nodes,
 //! one relay per party) and drives swaps through them, reporting throughput and latency
-//! percentiles, and each process's CPU time and peak memory.
+//! percentiles, and each process's CPU time and peak memory; it writes the report as JSON
+//! and a latency plot (SVG) to `--out`.
+
+mod plot;
+mod report;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,18 +13,23 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use causeway_core::{Amount, AssetId, ChainId};
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::Output;
 use crate::api::{OfferRequest, RelayApiClient};
 use crate::keystore::Keystore;
+use crate::launch::usage::ProcessUsage;
 use crate::launch::{init_and_start, start_relay, Process};
+use report::{percentiles, ReportFiles, SwapReport, SwapSample};
 
 /// Longest a single swap may take before the run is declared failed.
 const SWAP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Most swaps one run may drive (the relay's own bound is far higher).
 const MAX_SWAPS: usize = 100_000;
+/// Coarse enough not to load the relays it measures; it is the latency's resolution.
+const STATUS_POLL: Duration = Duration::from_millis(50);
+/// How long each process gets to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -34,78 +43,12 @@ pub struct SwapBenchArgs {
     pub swaps: usize,
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
-    /// Write the report as JSON here too.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
+    /// Where to write the JSON report (report.json) and the latency plot (latency.svg).
+    #[arg(long, value_name = "DIR", default_value = "bench-out")]
+    pub out: PathBuf,
     /// Working directory (wiped first) [default: a temp dir].
     #[arg(long)]
     pub dir: Option<PathBuf>,
-}
-
-#[derive(Serialize)]
-struct Percentiles {
-    p50_ms: f64,
-    p90_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-}
-
-fn percentiles(mut samples: Vec<f64>) -> Percentiles {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let at = |q: f64| {
-        if samples.is_empty() {
-            return 0.0;
-        }
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i.min(samples.len() - 1)]
-    };
-    Percentiles {
-        p50_ms: at(0.50),
-        p90_ms: at(0.90),
-        p99_ms: at(0.99),
-        max_ms: at(1.0),
-    }
-}
-
-#[derive(Serialize)]
-struct ProcessUsage {
-    name: String,
-    cpu_seconds: f64,
-    peak_rss_mib: f64,
-}
-
-/// CPU time (user+system) and peak resident memory of a live process, from /proc.
-fn usage(p: &Process) -> Option<ProcessUsage> {
-    let pid = p.pid()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(ProcessUsage {
-        name: p.name.clone(),
-        cpu_seconds: ticks / 100.0,
-        peak_rss_mib: hwm_kib / 1024.0,
-    })
-}
-
-#[derive(Serialize)]
-struct SwapReport {
-    swaps: usize,
-    concurrency: usize,
-    elapsed_s: f64,
-    swaps_per_s: f64,
-    /// From offer request to both relays reporting the swap finished.
-    latency: Percentiles,
-    /// From offer request to the initiator's relay reporting it finished.
-    initiator_latency: Percentiles,
-    processes: Vec<ProcessUsage>,
 }
 
 pub async fn run(cmd: BenchCommand, out: Output) -> Result<()> {
@@ -164,8 +107,10 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
         };
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
+            let start_s = started.elapsed().as_secs_f64();
             let view = alice_api.swap_offer(request).await?;
             bob_api.swap_accept(view.offer.clone()).await?;
+            let accepted = t0.elapsed();
             let mut initiator_done = None;
             loop {
                 if initiator_done.is_none() {
@@ -181,10 +126,13 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
                     let b = bob_api.swap_status(view.swap_id.clone()).await?;
                     if b.status.outcome.is_some() {
                         drop(permit);
-                        return Ok::<_, anyhow::Error>((
-                            t0.elapsed(),
-                            initiator_done.unwrap_or_default(),
-                        ));
+                        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                        return Ok::<_, anyhow::Error>(SwapSample {
+                            start_s,
+                            accepted_ms: ms(accepted),
+                            initiator_ms: ms(initiator_done.unwrap_or_default()),
+                            both_ms: ms(t0.elapsed()),
+                        });
                     }
                 }
                 if t0.elapsed() > SWAP_TIMEOUT {
@@ -193,59 +141,55 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
                         view.swap_id
                     );
                 }
-                // Coarse enough not to load the relays it measures; latency resolution is 50 ms.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(STATUS_POLL).await;
             }
         }));
     }
-    let mut both = Vec::new();
-    let mut first = Vec::new();
+    let mut samples = Vec::with_capacity(tasks.len());
     for t in tasks {
-        let (all, init) = t.await??;
-        both.push(all.as_secs_f64() * 1000.0);
-        first.push(init.as_secs_f64() * 1000.0);
+        samples.push(t.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    drop((alice_api, bob_api));
+    // Relays before the nodes they follow; each measured just before it is stopped.
     let processes = [
-        &node_a.process,
-        &node_b.process,
-        &alice_relay.process,
-        &bob_relay.process,
-    ]
-    .into_iter()
-    .filter_map(usage)
-    .collect();
+        ("relay alice".to_string(), alice_relay.process),
+        ("relay bob".to_string(), bob_relay.process),
+        (format!("devchain node {a}"), node_a.process),
+        (format!("devchain node {b}"), node_b.process),
+    ];
+    let processes = stop_measured(processes)?;
     let report = SwapReport {
         swaps: args.swaps,
         concurrency: args.concurrency,
         elapsed_s: elapsed,
         swaps_per_s: args.swaps as f64 / elapsed,
-        latency: percentiles(both),
-        initiator_latency: percentiles(first),
+        latency: percentiles(samples.iter().map(|s| s.both_ms).collect()),
+        initiator_latency: percentiles(samples.iter().map(|s| s.initiator_ms).collect()),
         processes,
+        samples,
+        files: ReportFiles::in_dir(&args.out),
     };
-    if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    out.print(&report, || {
-        let mut lines = vec![
-            format!("{} swaps in {:.2} s: {:.1} swaps/s", report.swaps, report.elapsed_s, report.swaps_per_s),
-            format!(
-                "latency (offer -> both finished): p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
-                report.latency.p50_ms, report.latency.p90_ms, report.latency.p99_ms, report.latency.max_ms
-            ),
-            format!(
-                "initiator finished:               p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms",
-                report.initiator_latency.p50_ms, report.initiator_latency.p90_ms, report.initiator_latency.p99_ms
-            ),
-            format!("{:<40} {:>10} {:>14}", "PROCESS", "CPU s", "PEAK RSS MiB"),
-        ];
-        for p in &report.processes {
-            lines.push(format!("{:<40} {:>10.2} {:>14.1}", p.name, p.cpu_seconds, p.peak_rss_mib));
-        }
-        lines.join("\n")
-    });
+    report.write()?;
+    out.print(&report, || report.text());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Each process's usage under its label, read just before SIGTERM (its /proc entry goes
+/// when it exits).
+fn stop_measured(
+    processes: impl IntoIterator<Item = (String, Process)>,
+) -> Result<Vec<ProcessUsage>> {
+    processes
+        .into_iter()
+        .map(|(label, mut p)| {
+            let usage = ProcessUsage {
+                name: label,
+                ..p.usage()
+            };
+            p.terminate(STOP_TIMEOUT)?;
+            Ok(usage)
+        })
+        .collect()
 }

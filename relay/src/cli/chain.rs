@@ -62,7 +62,10 @@ pub struct SendArgs {
 }
 
 /// Connects to a devchain node, learning its chain id from the node itself.
-async fn connect(rpc: &str, key: Option<SigningKey>) -> Result<(DevchainAdapter, ChainInfo)> {
+pub(super) async fn connect(
+    rpc: &str,
+    key: Option<SigningKey>,
+) -> Result<(DevchainAdapter, ChainInfo)> {
     let client = HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(10))
         .build(rpc)

@@ -1,30 +1,50 @@
-//! `causeway demo`: two devchain nodes and a relay per party as real processes on
-//! loopback, then a transfer and an HTLC swap followed end to end, printed as a timeline.
+//! `causeway demo`: devchain nodes (and with `--evm`, a real anvil) and a relay per party as
+//! real processes on loopback, then a transfer and an HTLC swap followed end to end, printed
+//! as a timeline.
+
+mod anvil;
+mod devchains;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use causeway_adapters::devchain::DevchainAdapter;
-use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
-use causeway_core::{Amount, AssetId, ChainId, EventKind};
+use causeway_core::{Address, Amount, AssetId, ChainId};
+use causeway_htlc::SwapOutcome;
 use clap::Args;
 
 use super::Output;
 use crate::api::{OfferRequest, RelayApiClient};
-use crate::keystore::Keystore;
-use crate::launch::{init_and_start, start_relay};
+use crate::launch::{Process, RelayProcess};
 
-/// How long the demo waits for the relay to see the transfer.
+/// How long the demo waits for a relay to see a transfer.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the swap may take from offer to both relays finishing.
+const SWAP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the relays are asked for news of the swap.
+const SWAP_POLL: Duration = Duration::from_millis(50);
+/// How long each process gets to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a bid stays open for the counterparty to accept.
+const ACCEPT_WINDOW_MS: u64 = 30_000;
 
 #[derive(Args)]
 pub struct DemoArgs {
     /// Working directory for node homes, keys and logs (wiped first) [default: a temp dir].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Swap between a devchain node and a real anvil (EVM) chain, with Causeway's HTLC and an
+    /// OpenZeppelin ERC-20 deployed on it. Needs `bash scripts/setup-evm.sh` once.
+    #[arg(long)]
+    pub evm: bool,
+    /// The anvil binary for --evm [default: node_modules/.bin/anvil of the Causeway
+    /// repository, looked for from the current directory and the binary's directory upward,
+    /// or $CAUSEWAY_ANVIL].
+    #[arg(long, value_name = "PATH", requires = "evm")]
+    pub anvil: Option<PathBuf>,
 }
 
+/// What the demo prints, step by step, with the time since it started.
 struct Timeline {
     started: Instant,
     json: bool,
@@ -42,151 +62,135 @@ impl Timeline {
     }
 }
 
+/// Where the demo runs: its directory, the `causeway` binary, and the keystore in it.
+struct Workdir {
+    dir: PathBuf,
+    bin: PathBuf,
+    keys: PathBuf,
+}
+
 pub async fn run(args: DemoArgs, out: Output) -> Result<()> {
-    let temp;
-    let dir = match args.dir {
-        Some(d) => {
-            let _ = std::fs::remove_dir_all(&d);
-            d
-        }
-        None => {
-            temp = tempdir()?;
-            temp.clone()
-        }
+    // Before anything starts, so a missing install costs nothing to find out.
+    let anvil = match args.evm {
+        true => Some(crate::launch::evm::find_anvil(args.anvil.as_deref())?),
+        false => None,
     };
-    std::fs::create_dir_all(&dir)?;
-    let bin = std::env::current_exe().context("cannot find the causeway binary")?;
+    let dir = workdir(args.dir)?;
+    let w = Workdir {
+        bin: std::env::current_exe().context("cannot find the causeway binary")?,
+        keys: dir.join("keys"),
+        dir,
+    };
     let mut t = Timeline {
         started: Instant::now(),
         json: out.json,
         steps: Vec::new(),
     };
-    t.step(format!("working in {}", dir.display()));
-
-    let keystore_dir = dir.join("keys");
-    let keystore = Keystore::open(&keystore_dir);
-    let alice = keystore.create("alice")?;
-    let bob = keystore.create("bob")?;
-    t.step(format!(
-        "keys: alice {}, bob {}",
-        short(&alice.address().to_string()),
-        short(&bob.address().to_string())
-    ));
-
-    let dev_a = ChainId::new("devchain-a")?;
-    let dev_b = ChainId::new("devchain-b")?;
-    let node_a = init_and_start(
-        &bin,
-        &dir,
-        &keystore_dir,
-        &dev_a,
-        &["alice=USD:1000000", "bob=USD:1000"],
-    )
-    .await?;
-    t.step(format!("devchain {dev_a} up at {}", node_a.rpc_url));
-    let node_b = init_and_start(
-        &bin,
-        &dir,
-        &keystore_dir,
-        &dev_b,
-        &["bob=GOLD:1000000", "alice=GOLD:1000"],
-    )
-    .await?;
-    t.step(format!("devchain {dev_b} up at {}", node_b.rpc_url));
-
-    // One relay per party: each holds only its own keys.
-    let alice_relay = start_relay(
-        &bin,
-        &dir,
-        &keystore_dir,
-        "alice",
-        &[(&dev_a, &node_a.rpc_url), (&dev_b, &node_b.rpc_url)],
-    )
-    .await?;
-    t.step(format!("alice's relay up, API at {}", alice_relay.api_url));
-    let bob_relay = start_relay(
-        &bin,
-        &dir,
-        &keystore_dir,
-        "bob",
-        &[(&dev_a, &node_a.rpc_url), (&dev_b, &node_b.rpc_url)],
-    )
-    .await?;
-    t.step(format!("bob's relay up, API at {}", bob_relay.api_url));
-    let relay = &alice_relay;
-
-    let usd = AssetId::new("USD")?;
-    let amount = Amount(250);
-    let adapter = DevchainAdapter::new(dev_a.clone(), &node_a.rpc_url, Some(alice.key.clone()))?;
-    let tx = adapter
-        .submit(&Action::Transfer {
-            to: bob.address(),
-            asset: usd.clone(),
-            amount,
-        })
-        .await?;
-    t.step(format!(
-        "alice sends {amount} USD to bob on {dev_a}: tx {}",
-        short(&tx.id.to_string())
-    ));
-    match adapter.wait_final(&tx, Duration::from_secs(30)).await? {
-        TxState::Final {
-            height,
-            outcome: TxOutcome::Success,
-        } => t.step(format!("tx final at height {height}")),
-        other => bail!("demo transfer did not succeed: {other:?}"),
-    }
-    let bob_usd = adapter.balance(&bob.address(), &usd).await?;
-    t.step(format!("bob's USD balance on {dev_a}: {bob_usd}"));
-
-    let api = relay.client();
-    let followed_at = Instant::now();
-    let event = loop {
-        let events = RelayApiClient::events(&api, dev_a.clone(), Default::default(), 1000).await?;
-        if let Some(e) = events.into_iter().find(|e| e.tx_hash == tx.id) {
-            break e;
-        }
-        if followed_at.elapsed() > FOLLOW_TIMEOUT {
-            bail!("the relay did not see the transfer within {FOLLOW_TIMEOUT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    t.step(format!("working in {}", w.dir.display()));
+    let processes = match anvil {
+        Some(anvil) => anvil::run(&mut t, &w, &anvil).await?,
+        None => devchains::run(&mut t, &w).await?,
     };
-    if let EventKind::Transfer { amount, .. } = &event.kind {
-        t.step(format!(
-            "relay followed the transfer of {amount} USD at position {}",
-            event.position
-        ));
+    stop(&mut t, processes)?;
+    if out.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": true, "timeline": t.steps}))?
+        );
+    } else {
+        println!("demo complete; logs in {}", w.dir.display());
     }
-    let status = api.status().await?;
-    for c in &status.chains {
-        t.step(format!(
-            "relay: {} finalized {} cursor {} lag {} block(s)",
-            c.chain_id, c.finalized_height, c.cursor, c.lag_blocks
-        ));
-    }
+    Ok(())
+}
 
-    // The swap: alice gives 100 USD on devchain-a for bob's 50 GOLD on devchain-b.
-    let offer = api
+/// `dir` wiped and created, or a fresh temp dir; absolute, since the relays' configs name it.
+fn workdir(dir: Option<PathBuf>) -> Result<PathBuf> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("causeway-demo-{}", std::process::id())),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the demo directory {}", dir.display()))?;
+    Ok(std::path::absolute(&dir)?)
+}
+
+/// SIGTERM to each process in order (relays before the chains they follow).
+fn stop(t: &mut Timeline, processes: Vec<Process>) -> Result<()> {
+    for mut p in processes {
+        p.terminate(STOP_TIMEOUT)?;
+    }
+    t.step("relays and chains stopped cleanly (SIGTERM)".into());
+    Ok(())
+}
+
+/// A chain and each party's account on it.
+struct Accounts {
+    chain: ChainId,
+    alice: Address,
+    bob: Address,
+}
+
+/// One side of a swap: what moves, on which chain, between which accounts.
+struct Leg {
+    asset: AssetId,
+    amount: Amount,
+    on: Accounts,
+}
+
+/// The demo's swap: alice gives 100 USD on `usd`'s chain for bob's 50 GOLD on `gold`'s.
+async fn swap_usd_for_gold(
+    t: &mut Timeline,
+    relays: [&RelayProcess; 2],
+    usd: Accounts,
+    gold: Accounts,
+) -> Result<()> {
+    let give = Leg {
+        asset: AssetId::new("USD")?,
+        amount: Amount(100),
+        on: usd,
+    };
+    let get = Leg {
+        asset: AssetId::new("GOLD")?,
+        amount: Amount(50),
+        on: gold,
+    };
+    swap(t, relays, &give, &get).await
+}
+
+/// Alice offers `give` for `get` on her relay, bob accepts on his, and both relays' timelines
+/// are printed until each reports the swap finished; fails unless both swapped.
+async fn swap(t: &mut Timeline, relays: [&RelayProcess; 2], give: &Leg, get: &Leg) -> Result<()> {
+    let [alice_relay, bob_relay] = relays;
+    let (alice, bob) = (alice_relay.client(), bob_relay.client());
+    let offer = alice
         .swap_offer(OfferRequest {
-            give_chain: dev_a.clone(),
-            give_asset: usd.clone(),
-            give_amount: Amount(100),
-            get_chain: dev_b.clone(),
-            get_asset: AssetId::new("GOLD")?,
-            get_amount: Amount(50),
-            counterparty_on_give_chain: bob.address(),
-            counterparty_on_get_chain: bob.address(),
-            accept_window_ms: 30_000,
+            give_chain: give.on.chain.clone(),
+            give_asset: give.asset.clone(),
+            give_amount: give.amount,
+            get_chain: get.on.chain.clone(),
+            get_asset: get.asset.clone(),
+            get_amount: get.amount,
+            counterparty_on_give_chain: give.on.bob.clone(),
+            counterparty_on_get_chain: get.on.bob.clone(),
+            accept_window_ms: ACCEPT_WINDOW_MS,
         })
         .await
         .context("alice's relay refused the swap offer")?;
     t.step(format!(
-        "alice offers 100 USD on {dev_a} for 50 GOLD on {dev_b}: swap {} (offer {} chars)",
+        "alice offers {} {} on {} for {} {} on {}: swap {} (offer {} chars)",
+        give.amount,
+        give.asset,
+        give.on.chain,
+        get.amount,
+        get.asset,
+        get.on.chain,
         short(&offer.swap_id),
         offer.offer.len()
     ));
     t.step(format!(
-        "plan: bob must lock by {dev_b} time +{:.1}s; bob's lock expires {:.1}s before alice's",
+        "plan: bob must lock by {} time +{:.1}s; bob's lock expires {:.1}s before alice's",
+        get.on.chain,
         offer.status.accept_by.left_ms.unwrap_or(0) as f64 / 1000.0,
         (offer
             .terms
@@ -195,17 +199,15 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<()> {
             .saturating_sub(offer.terms.leg_b.expiry_ms)) as f64
             / 1000.0
     ));
-    let bob_api = bob_relay.client();
-    bob_api
-        .swap_accept(offer.offer.clone())
+    bob.swap_accept(offer.offer.clone())
         .await
         .context("bob's relay refused the offer")?;
     t.step("bob accepts the offer on his relay".into());
     let mut shown = (0usize, 0usize);
-    let swap_started = Instant::now();
-    loop {
-        let a = api.swap_status(offer.swap_id.clone()).await?;
-        let b = bob_api.swap_status(offer.swap_id.clone()).await?;
+    let started = Instant::now();
+    let outcomes = loop {
+        let a = alice.swap_status(offer.swap_id.clone()).await?;
+        let b = bob.swap_status(offer.swap_id.clone()).await?;
         for e in a.timeline.iter().skip(shown.0) {
             t.step(format!("alice's relay: {}", e.text));
         }
@@ -213,57 +215,57 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<()> {
             t.step(format!("bob's relay:   {}", e.text));
         }
         shown = (a.timeline.len(), b.timeline.len());
-        if a.status.outcome.is_some() && b.status.outcome.is_some() {
-            break;
+        if let (Some(a), Some(b)) = (a.status.outcome, b.status.outcome) {
+            break (a, b);
         }
-        if swap_started.elapsed() > FOLLOW_TIMEOUT * 4 {
-            bail!("the swap did not finish within {:?}", FOLLOW_TIMEOUT * 4);
+        if started.elapsed() > SWAP_TIMEOUT {
+            bail!(
+                "swap {} did not finish within {SWAP_TIMEOUT:?}; the relays' logs are {} and {}",
+                offer.swap_id,
+                alice_relay.process.log.display(),
+                bob_relay.process.log.display()
+            );
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let gold = AssetId::new("GOLD")?;
-    let b_adapter = DevchainAdapter::new(dev_b.clone(), &node_b.rpc_url, None)?;
-    t.step(format!(
-        "balances: alice {} USD on {dev_a}, {} GOLD on {dev_b}; bob {} USD, {} GOLD",
-        adapter.balance(&alice.address(), &usd).await?,
-        b_adapter.balance(&alice.address(), &gold).await?,
-        adapter.balance(&bob.address(), &usd).await?,
-        b_adapter.balance(&bob.address(), &gold).await?,
-    ));
-
-    drop(api);
-    drop(bob_api);
-    let mut relay = alice_relay;
-    let mut bob_relay = bob_relay;
-    let mut node_a = node_a;
-    let mut node_b = node_b;
-    bob_relay.process.terminate(Duration::from_secs(10))?;
-    relay.process.terminate(Duration::from_secs(10))?;
-    node_a.process.terminate(Duration::from_secs(10))?;
-    node_b.process.terminate(Duration::from_secs(10))?;
-    t.step("relays and nodes stopped cleanly (SIGTERM)".into());
-    if out.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"ok": true, "timeline": t.steps}))?
+        tokio::time::sleep(SWAP_POLL).await;
+    };
+    if outcomes != (SwapOutcome::Swapped, SwapOutcome::Swapped) {
+        bail!(
+            "swap {} ended {} for alice and {} for bob, not swapped",
+            offer.swap_id,
+            outcomes.0,
+            outcomes.1
         );
-    } else {
-        println!("demo complete; logs in {}", dir.display());
     }
+    t.step(format!(
+        "swap complete: both relays report swap {} swapped",
+        short(&offer.swap_id)
+    ));
+    balances(t, alice_relay, give, get).await
+}
+
+/// Both parties' balances of both legs' assets, read through alice's relay's adapters.
+async fn balances(t: &mut Timeline, relay: &RelayProcess, give: &Leg, get: &Leg) -> Result<()> {
+    let adapters = relay.adapters()?;
+    let mut line = Vec::new();
+    for (who, bob) in [("alice", false), ("bob", true)] {
+        let mut held = Vec::new();
+        for leg in [give, get] {
+            let adapter = adapters
+                .get(&leg.on.chain)
+                .with_context(|| format!("alice's relay does not follow {}", leg.on.chain))?;
+            let account = if bob { &leg.on.bob } else { &leg.on.alice };
+            let amount = adapter.balance(account, &leg.asset).await?;
+            held.push(format!("{amount} {} on {}", leg.asset, leg.on.chain));
+        }
+        line.push(format!("{who} {}", held.join(", ")));
+    }
+    t.step(format!("balances: {}", line.join("; ")));
     Ok(())
 }
 
-fn tempdir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("causeway-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 fn short(s: &str) -> String {
-    if s.len() > 12 {
-        format!("{}…", &s[..12])
-    } else {
-        s.to_string()
+    match s.char_indices().nth(12) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_string(),
     }
 }

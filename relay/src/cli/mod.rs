@@ -7,10 +7,12 @@ mod demo;
 mod devchain;
 mod evm;
 mod keys;
+pub mod notary;
 mod output;
 mod relay;
 pub mod signal;
 mod swap;
+mod transfer;
 
 use std::path::PathBuf;
 
@@ -57,6 +59,12 @@ pub enum Command {
     /// Tools for chain teams integrating an adapter.
     #[command(subcommand)]
     Adapter(adapter::AdapterCommand),
+    /// Notary committee members: keys, committee review, key generation, status (operators).
+    #[command(subcommand)]
+    Notary(notary::NotaryCommand),
+    /// Move an asset to another chain through the notary committee's bridge, and follow it
+    /// until it is released there.
+    Transfer(transfer::TransferArgs),
     /// Atomic swaps between two chains (HTLC): offer, accept, follow, refund.
     #[command(subcommand)]
     Swap(swap::SwapCommand),
@@ -70,8 +78,9 @@ pub enum Command {
     /// Load tools: drive real processes on loopback and report throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Run the whole thing locally: two devchain nodes and a relay per party as real
-    /// processes, then a transfer and an atomic swap followed end to end, as a timeline.
+    /// Run the whole thing locally: two devchain nodes (or a devchain and an anvil with
+    /// --evm) and a relay per party as real processes, then a transfer and an atomic swap
+    /// followed end to end, as a timeline.
     Demo(demo::DemoArgs),
 }
 
@@ -88,6 +97,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Keys(cmd) => keys::run(cmd, &keystore, out),
         Command::Evm(cmd) => evm::run(cmd, &keystore, out).await,
         Command::Adapter(cmd) => adapter::run(cmd, &keystore, out).await,
+        Command::Notary(cmd) => notary::run(cmd, out).await,
+        Command::Transfer(args) => transfer::run(args, &keystore, out).await,
         Command::Swap(cmd) => swap::run(cmd, &keystore, out).await,
         Command::Chain(cmd) => chain::run_chain(cmd, out).await,
         Command::Balance(args) => chain::balance(args, &keystore, out).await,

@@ -97,11 +97,31 @@ pub async fn run(
         identity,
     )
     .await?;
+    let notary = match &config.notary {
+        Some(notary_config) => Some(
+            crate::notary::Notary::start(
+                notary_config,
+                store.db(),
+                adapters.keys().cloned().collect(),
+                executor.clone(),
+            )
+            .await
+            .context("notary")?,
+        ),
+        None => None,
+    };
     // Outcomes of chain actions go back to the protocol that asked for them.
     let router = {
         let swaps = swaps.clone();
+        let notary = notary.clone();
         tokio::spawn(async move {
             while let Some(done) = outcomes.recv().await {
+                if let (Some(notary), true) = (&notary, done.id.starts_with("notary:")) {
+                    if let Err(e) = notary.attester.on_action_done(&done).await {
+                        tracing::error!(action = %done.id, "cannot apply action outcome: {e:#}");
+                    }
+                    continue;
+                }
                 match swaps.on_action_done(&done).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -141,7 +161,7 @@ pub async fn run(
             gates: gates.clone(),
             store: store.clone(),
             board: board.clone(),
-            consumers: vec![swaps.clone() as Arc<dyn EventConsumer>],
+            consumers: consumers(&swaps, notary.as_ref()),
             poll_interval: Duration::from_millis(chain.poll_interval_ms),
         });
     }
@@ -162,6 +182,7 @@ pub async fn run(
         store: store.clone(),
         swaps: swaps.clone(),
         executor: executor.clone(),
+        notary: notary.clone(),
         started: Instant::now(),
     };
     let handle = server.start(api.into_rpc());
@@ -186,6 +207,17 @@ pub async fn run(
     store.flush().await?;
     tracing::info!("relay stopped cleanly");
     Ok(())
+}
+
+fn consumers(
+    swaps: &Arc<SwapEngine>,
+    notary: Option<&Arc<crate::notary::Notary>>,
+) -> Vec<Arc<dyn EventConsumer>> {
+    let mut out = vec![swaps.clone() as Arc<dyn EventConsumer>];
+    if let Some(notary) = notary {
+        out.push(notary.attester.clone() as Arc<dyn EventConsumer>);
+    }
+    out
 }
 
 /// The key that signs this relay's swap offers: the configured one, or one kept in the data

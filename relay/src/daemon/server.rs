@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use causeway_core::{ChainEvent, ChainId, Cursor};
+use causeway_core::{ChainEvent, ChainId, Cursor, Hash32};
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::types::ErrorObjectOwned;
 
 use super::status::StatusBoard;
-use crate::api::{codes, OfferRequest, RelayApiServer, RelayStatus, SwapView, MAX_EVENTS_PER_CALL};
+use crate::api::{
+    codes, NotaryStatus, OfferRequest, RelayApiServer, RelayStatus, SwapView, TransferView,
+    MAX_EVENTS_PER_CALL,
+};
 use crate::store::Store;
 use crate::swaps::SwapEngine;
 
@@ -17,7 +20,20 @@ pub struct ApiServer {
     pub store: Arc<Store>,
     pub swaps: Arc<SwapEngine>,
     pub executor: crate::executor::Executor,
+    pub notary: Option<Arc<crate::notary::Notary>>,
     pub started: Instant,
+}
+
+impl ApiServer {
+    fn notary(&self) -> RpcResult<&Arc<crate::notary::Notary>> {
+        self.notary.as_ref().ok_or_else(|| {
+            ErrorObjectOwned::owned(
+                codes::NOT_A_NOTARY,
+                "this relay is not a notary member (its config has no [notary] section)",
+                None::<()>,
+            )
+        })
+    }
 }
 
 fn refused(err: anyhow::Error) -> ErrorObjectOwned {
@@ -98,5 +114,51 @@ impl RelayApiServer for ApiServer {
             .iter()
             .map(SwapView::from)
             .collect())
+    }
+
+    async fn notary_status(&self) -> RpcResult<NotaryStatus> {
+        self.notary()?
+            .status(&self.board.snapshot())
+            .await
+            .map_err(internal)
+    }
+
+    async fn notary_transfer(&self, tx_hash: Hash32) -> RpcResult<Vec<TransferView>> {
+        self.notary()?
+            .transfers_of_tx(&tx_hash)
+            .await
+            .map_err(internal)
+    }
+
+    async fn notary_review(&self, tx_hash: Hash32, release: bool) -> RpcResult<usize> {
+        self.notary()?
+            .attester
+            .review(&tx_hash, release)
+            .await
+            .map_err(internal)
+    }
+
+    async fn notary_batch(
+        &self,
+        source_chain: ChainId,
+        dest_chain: ChainId,
+        sequence: u64,
+    ) -> RpcResult<Option<crate::notary::book::BatchRecord>> {
+        self.notary()?
+            .attester
+            .book()
+            .batch(&source_chain, &dest_chain, sequence)
+            .map_err(internal)
+    }
+
+    async fn notary_control(
+        &self,
+        request: crate::notary::controls::ControlRequest,
+    ) -> RpcResult<crate::notary::controls::ControlView> {
+        self.notary()?
+            .attester
+            .control(request)
+            .await
+            .map_err(refused)
     }
 }

@@ -1,0 +1,632 @@
+//! The attester: turns final `BridgeSent` events into deterministic batches, vouches for
+//! their attestations, and carries signed batches to the destination chain
+//! (specs/notary.md §12). Every member builds byte-identical batches from the same final
+//! events, so honest members vouch for the same sessions and nothing else gets signed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use causeway_adapters::Action;
+use causeway_core::{ChainEvent, ChainId, EventKind, Hash32};
+use causeway_notary::governor::{Decision, Governor};
+use causeway_notary::signing::{coordinator_order, session_id};
+use causeway_notary::{Transfer, TransferBatch};
+use frost_ed25519::Identifier;
+use tokio::sync::Mutex;
+
+use super::book::{
+    batch_key, transfer_key, BatchRecord, Book, Changes, RouteState, TransferEntry, TransferState,
+};
+use super::signer::{Completion, SignerHandle};
+use crate::daemon::follower::EventConsumer;
+use crate::executor::{ActionDone, ActionStatus, Executor};
+
+/// How often signed batches are checked for submission and execution.
+pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
+/// Submissions of one batch (or executions) retried after the chain refused them.
+pub const MAX_SUBMIT_ATTEMPTS: u32 = 16;
+/// Unfinished batches handled per reconcile pass (the rest wait for the next).
+const MAX_OPEN_PER_PASS: usize = 256;
+
+pub struct AttesterSetup {
+    pub committee_id: Hash32,
+    pub key_epoch: u64,
+    pub me: Identifier,
+    pub members: Vec<Identifier>,
+    /// Chains this relay follows and can submit to.
+    pub chains: BTreeSet<ChainId>,
+    pub batch_blocks: u64,
+    pub max_batch: u32,
+    pub fallback: Duration,
+    pub governor: Governor,
+}
+
+pub struct Attester {
+    pub(super) setup: AttesterSetup,
+    pub(super) book: Book,
+    signer: SignerHandle,
+    pub(super) executor: Executor,
+    pub(super) state: Mutex<Volatile>,
+}
+
+/// What is kept in memory only: rebuilt after a restart.
+#[derive(Default)]
+pub(super) struct Volatile {
+    governor: Governor,
+    /// Sessions vouched for in this run.
+    vouched: BTreeSet<Hash32>,
+    /// When this run first saw each batch (or control) signed / accepted (fallback timing).
+    pub(super) signed_at: BTreeMap<Vec<u8>, Instant>,
+    accepted_at: BTreeMap<Vec<u8>, Instant>,
+}
+
+impl Attester {
+    pub fn open(
+        mut setup: AttesterSetup,
+        db: &sled::Db,
+        signer: SignerHandle,
+        executor: Executor,
+    ) -> Result<Arc<Attester>> {
+        let book = Book::open(db)?;
+        let governor = std::mem::take(&mut setup.governor);
+        let governor = rebuild_governor(governor, &book)?;
+        reseal_for_epoch(&book, &setup)?;
+        Ok(Arc::new(Attester {
+            setup,
+            book,
+            signer,
+            executor,
+            state: Mutex::new(Volatile {
+                governor,
+                ..Volatile::default()
+            }),
+        }))
+    }
+
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    pub fn members(&self) -> &[Identifier] {
+        &self.setup.members
+    }
+
+    pub async fn vouched(&self, session: &Hash32) -> bool {
+        self.state.lock().await.vouched.contains(session)
+    }
+
+    /// A signature completed: record it on its batch.
+    pub async fn on_completion(&self, done: Completion) -> Result<()> {
+        let a = match causeway_notary::Attestation::from_bytes(&done.message) {
+            Ok(causeway_notary::Attestation::TransferBatch(a)) => a,
+            Ok(_) => return self.on_control_signed(done).await,
+            Err(_) => return Ok(()),
+        };
+        let _writer = self.state.lock().await;
+        let Some(mut batch) = self
+            .book
+            .batch(&a.source_chain, &a.dest_chain, a.sequence)?
+        else {
+            tracing::warn!(session = %done.session, "signature for a batch this member does not hold");
+            return Ok(());
+        };
+        if batch.session != done.session || batch.signature.is_some() {
+            return Ok(());
+        }
+        batch.signature = Some(hex::encode(done.signature));
+        let mut changes = Changes::default();
+        changes.put_batch(&batch);
+        self.book.apply(changes).await?;
+        tracing::info!(source = %a.source_chain, dest = %a.dest_chain, sequence = a.sequence, transfers = batch.transfers.len(), "batch attested");
+        Ok(())
+    }
+
+    /// A chain action of ours finished. State follows the chains' events; a refusal only
+    /// earns a retry with a fresh action id.
+    pub async fn on_action_done(&self, done: &ActionDone) -> Result<()> {
+        if done.id.starts_with(super::controls::CONTROL_ACTION_PREFIX) {
+            return self.on_control_done(done).await;
+        }
+        let ActionStatus::Refused { reason } = &done.status else {
+            return Ok(());
+        };
+        tracing::warn!(action = %done.id, chain = %done.chain, "chain refused a notary action: {reason}");
+        let Some((source, dest, sequence, what)) = parse_action_id(&done.id) else {
+            return Ok(());
+        };
+        let _writer = self.state.lock().await;
+        let Some(mut batch) = self.book.batch(&source, &dest, sequence)? else {
+            return Ok(());
+        };
+        if what == "submit" {
+            batch.submit_attempt += 1;
+        } else {
+            batch.execute_attempt += 1;
+        }
+        let mut changes = Changes::default();
+        changes.put_batch(&batch);
+        self.book.apply(changes).await
+    }
+
+    /// Submits signed batches and executes accepted ones, the first-ranked member at once
+    /// and the others only after their fallback delay.
+    pub async fn reconcile(&self) -> Result<()> {
+        self.reconcile_controls().await?;
+        let open = self.book.open_batches()?;
+        let mut blocked_routes = BTreeSet::new();
+        for batch in open.into_iter().take(MAX_OPEN_PER_PASS) {
+            let route = (batch.source_chain.clone(), batch.dest_chain.clone());
+            let key = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
+            let signature = match (&batch.signature, batch.accepted) {
+                (Some(signature), _) => signature.clone(),
+                (None, true) => String::new(),
+                (None, false) => {
+                    let mut state = self.state.lock().await;
+                    self.vouch(&mut state, &batch).await?;
+                    blocked_routes.insert(route);
+                    continue;
+                }
+            };
+            let rank = self.rank(&batch.session) as u32;
+            let wait = self.setup.fallback * rank;
+            if !batch.accepted {
+                // The chain accepts sequence n only after n-1.
+                if !blocked_routes.insert(route) {
+                    continue;
+                }
+                let since = *self
+                    .state
+                    .lock()
+                    .await
+                    .signed_at
+                    .entry(key)
+                    .or_insert_with(Instant::now);
+                if since.elapsed() >= wait && batch.submit_attempt < MAX_SUBMIT_ATTEMPTS {
+                    self.executor
+                        .submit(
+                            action_id(&batch, "submit", batch.submit_attempt),
+                            &batch.dest_chain,
+                            Action::BridgeSubmitAttestation {
+                                attestation: hex::encode(&batch.attestation),
+                                signature,
+                            },
+                        )
+                        .await?;
+                }
+                continue;
+            }
+            let since = *self
+                .state
+                .lock()
+                .await
+                .accepted_at
+                .entry(key)
+                .or_insert_with(Instant::now);
+            if since.elapsed() < wait || batch.execute_attempt >= MAX_SUBMIT_ATTEMPTS {
+                continue;
+            }
+            let built = self.rebuild(&batch)?;
+            for (index, transfer) in batch.transfers.iter().enumerate() {
+                if batch.executed.get(index).copied().unwrap_or(true) {
+                    continue;
+                }
+                self.executor
+                    .submit(
+                        format!(
+                            "{}:{index}",
+                            action_id(&batch, "execute", batch.execute_attempt)
+                        ),
+                        &batch.dest_chain,
+                        Action::BridgeExecute {
+                            transfer: transfer.clone(),
+                            proof: built.proof(index)?,
+                        },
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn vouch(&self, state: &mut Volatile, batch: &BatchRecord) -> Result<()> {
+        self.vouch_bytes(state, batch.session, &batch.attestation)
+            .await
+    }
+
+    /// Opens (once per run) the signing session of attestation bytes this member built.
+    pub(super) async fn vouch_bytes(
+        &self,
+        state: &mut Volatile,
+        session: Hash32,
+        attestation: &[u8],
+    ) -> Result<()> {
+        if state.vouched.insert(session) {
+            self.signer.start(attestation.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn rank(&self, session: &Hash32) -> usize {
+        coordinator_order(session, &self.setup.members)
+            .iter()
+            .position(|m| *m == self.setup.me)
+            .unwrap_or(0)
+    }
+
+    fn rebuild(&self, batch: &BatchRecord) -> Result<TransferBatch> {
+        TransferBatch::build(
+            self.setup.committee_id,
+            self.setup.key_epoch,
+            batch.source_chain.clone(),
+            batch.dest_chain.clone(),
+            batch.sequence,
+            batch.transfers.clone(),
+        )
+        .context("a stored batch no longer builds")
+    }
+
+    async fn ingest(&self, chain: &ChainId, events: &[ChainEvent]) -> Result<()> {
+        let mut changes = Changes::default();
+        let mut touched = false;
+        let mut batches: BTreeMap<Vec<u8>, BatchRecord> = BTreeMap::new();
+        let mut state = self.state.lock().await;
+        for event in events {
+            match &event.kind {
+                EventKind::BridgeSent {
+                    sender,
+                    dest_chain,
+                    recipient,
+                    asset,
+                    dest_asset,
+                    amount,
+                } => {
+                    if !self.setup.chains.contains(dest_chain) {
+                        tracing::debug!(source = %chain, dest = %dest_chain, "bridge transfer to a chain this relay does not follow");
+                        continue;
+                    }
+                    let key = transfer_key(chain, dest_chain, event.position);
+                    if self.book.transfer(&key)?.is_some() {
+                        continue;
+                    }
+                    let transfer = Transfer {
+                        source_chain: chain.clone(),
+                        source_position: event.position,
+                        source_tx_hash: event.tx_hash,
+                        asset: asset.clone(),
+                        amount: *amount,
+                        sender: sender.clone(),
+                        recipient: recipient.clone(),
+                        dest_asset: dest_asset.clone(),
+                    };
+                    let state_now = match state.governor.check(&transfer, dest_chain, event.time_ms)
+                    {
+                        Ok(Decision::Approved) => TransferState::Pending,
+                        Ok(Decision::Held { hold_id, reason }) => {
+                            let _ = state.governor.reject(hold_id);
+                            tracing::warn!(source = %chain, dest = %dest_chain, tx = %event.tx_hash, amount = %amount, "transfer held for operator review: {reason}");
+                            TransferState::Held {
+                                reason: reason.to_string(),
+                            }
+                        }
+                        Err(e) => TransferState::Held {
+                            reason: e.to_string(),
+                        },
+                    };
+                    changes.put_transfer(
+                        &key,
+                        &TransferEntry {
+                            transfer,
+                            dest_chain: dest_chain.clone(),
+                            time_ms: event.time_ms,
+                            state: state_now,
+                        },
+                    );
+                    touched = true;
+                }
+                EventKind::BridgeKeyRotated { key_epoch, .. } => {
+                    self.on_key_rotated(chain, *key_epoch, &mut changes)?;
+                    touched = true;
+                }
+                EventKind::BridgeBatchAccepted {
+                    source_chain,
+                    sequence,
+                    root,
+                    ..
+                } => {
+                    let k = batch_key(source_chain, chain, *sequence);
+                    let Some(mut batch) =
+                        self.cached_batch(&mut batches, source_chain, chain, *sequence)?
+                    else {
+                        continue;
+                    };
+                    if batch_root(&batch) != Some(*root) {
+                        tracing::error!(source = %source_chain, dest = %chain, sequence, "the chain accepted a batch with a root this member did not attest");
+                        continue;
+                    }
+                    batch.accepted = true;
+                    batches.insert(k, batch);
+                }
+                EventKind::BridgeReceived {
+                    source_chain,
+                    source_position,
+                    ..
+                } => {
+                    let tkey = transfer_key(source_chain, chain, *source_position);
+                    let Some(TransferEntry {
+                        state: TransferState::Batched { sequence },
+                        ..
+                    }) = self.book.transfer(&tkey)?
+                    else {
+                        continue;
+                    };
+                    let Some(mut batch) =
+                        self.cached_batch(&mut batches, source_chain, chain, sequence)?
+                    else {
+                        continue;
+                    };
+                    if let Some(i) = batch
+                        .transfers
+                        .iter()
+                        .position(|t| t.source_position == *source_position)
+                    {
+                        if let Some(flag) = batch.executed.get_mut(i) {
+                            *flag = true;
+                        }
+                    }
+                    batches.insert(batch_key(source_chain, chain, sequence), batch);
+                }
+                _ => {}
+            }
+        }
+        for batch in batches.values() {
+            changes.put_batch(batch);
+            touched = true;
+        }
+        if touched {
+            self.book.apply(changes).await?;
+        }
+        drop(state);
+        Ok(())
+    }
+
+    fn cached_batch(
+        &self,
+        cache: &mut BTreeMap<Vec<u8>, BatchRecord>,
+        source: &ChainId,
+        dest: &ChainId,
+        sequence: u64,
+    ) -> Result<Option<BatchRecord>> {
+        let k = batch_key(source, dest, sequence);
+        if let Some(b) = cache.remove(&k) {
+            return Ok(Some(b));
+        }
+        self.book.batch(source, dest, sequence)
+    }
+
+    /// Closes every batch whose boundary the source chain's finality has passed: pending
+    /// transfers at heights up to the last multiple of `batch_blocks`, grouped by boundary,
+    /// at most `max_batch` per batch, in position order (specs/notary.md §12.1).
+    async fn close_batches(&self, source: &ChainId, finalized_height: u64) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let k = self.setup.batch_blocks;
+        let boundary = finalized_height / k * k;
+        let mut new_batches = Vec::new();
+        let mut changes = Changes::default();
+        for dest in &self.setup.chains {
+            if dest == source {
+                continue;
+            }
+            let mut pending: Vec<(Vec<u8>, TransferEntry)> = Vec::new();
+            for item in self.book.pending_of_route(source, dest) {
+                let (key, entry) = item?;
+                if entry.transfer.source_position.height > boundary {
+                    break;
+                }
+                pending.push((key, entry));
+            }
+            if pending.is_empty() {
+                continue;
+            }
+            let mut route = self.book.route(source, dest)?;
+            let bucket = |e: &TransferEntry| e.transfer.source_position.height.div_ceil(k);
+            let mut start = 0;
+            while start < pending.len() {
+                let b = bucket(&pending[start].1);
+                let mut end = start;
+                while end < pending.len()
+                    && end - start < self.setup.max_batch as usize
+                    && bucket(&pending[end].1) == b
+                {
+                    end += 1;
+                }
+                let chunk = &mut pending[start..end];
+                let batch = self.seal(source, dest, route.next_sequence, chunk, &mut changes)?;
+                route.next_sequence += 1;
+                new_batches.push(batch);
+                start = end;
+            }
+            changes.put_route(
+                source,
+                dest,
+                RouteState {
+                    next_sequence: route.next_sequence,
+                },
+            );
+        }
+        if new_batches.is_empty() {
+            return Ok(());
+        }
+        self.book.apply(changes).await?;
+        for batch in &new_batches {
+            tracing::info!(source = %batch.source_chain, dest = %batch.dest_chain, sequence = batch.sequence, transfers = batch.transfers.len(), session = %batch.session, "batch closed; vouching");
+            self.vouch(&mut state, batch).await?;
+        }
+        Ok(())
+    }
+
+    fn seal(
+        &self,
+        source: &ChainId,
+        dest: &ChainId,
+        sequence: u64,
+        chunk: &mut [(Vec<u8>, TransferEntry)],
+        changes: &mut Changes,
+    ) -> Result<BatchRecord> {
+        let transfers: Vec<Transfer> = chunk.iter().map(|(_, e)| e.transfer.clone()).collect();
+        let built = TransferBatch::build(
+            self.setup.committee_id,
+            self.setup.key_epoch,
+            source.clone(),
+            dest.clone(),
+            sequence,
+            transfers.clone(),
+        )
+        .with_context(|| format!("cannot build batch {sequence} of {source} → {dest}"))?;
+        let attestation = built.signing_bytes()?;
+        for (key, entry) in chunk.iter_mut() {
+            entry.state = TransferState::Batched { sequence };
+            changes.put_transfer(key, entry);
+        }
+        let record = BatchRecord {
+            source_chain: source.clone(),
+            dest_chain: dest.clone(),
+            sequence,
+            session: session_id(&attestation),
+            attestation,
+            executed: vec![false; transfers.len()],
+            transfers,
+            signature: None,
+            accepted: false,
+            submit_attempt: 0,
+            execute_attempt: 0,
+        };
+        changes.put_batch(&record);
+        Ok(record)
+    }
+
+    /// An operator's decision on a held transfer: release it into the next batch, or reject it.
+    pub async fn review(&self, source_tx: &Hash32, release: bool) -> Result<usize> {
+        let _writer = self.state.lock().await;
+        let mut changes = Changes::default();
+        let mut count = 0;
+        for key in self.book.transfers_of_tx(source_tx)? {
+            let Some(mut entry) = self.book.transfer(&key)? else {
+                continue;
+            };
+            if !matches!(entry.state, TransferState::Held { .. }) {
+                continue;
+            }
+            entry.state = if release {
+                TransferState::Pending
+            } else {
+                TransferState::Rejected
+            };
+            changes.put_transfer(&key, &entry);
+            count += 1;
+        }
+        if count > 0 {
+            self.book.apply(changes).await?;
+        }
+        Ok(count)
+    }
+}
+
+#[async_trait]
+impl EventConsumer for Attester {
+    async fn on_events(&self, chain: &ChainId, events: &[ChainEvent]) -> Result<()> {
+        self.ingest(chain, events).await
+    }
+
+    async fn on_head(&self, chain: &ChainId, finalized_height: u64, _time_ms: u64) -> Result<()> {
+        self.close_batches(chain, finalized_height).await
+    }
+}
+
+fn batch_root(batch: &BatchRecord) -> Option<Hash32> {
+    match causeway_notary::Attestation::from_bytes(&batch.attestation).ok()? {
+        causeway_notary::Attestation::TransferBatch(a) => Some(a.merkle_root),
+        _ => None,
+    }
+}
+
+/// `notary:<source>:<dest>:<sequence>:<what>:<attempt>` (executions add `:<index>`).
+fn action_id(batch: &BatchRecord, what: &str, attempt: u32) -> String {
+    format!(
+        "notary:{}:{}:{}:{what}:{attempt}",
+        batch.source_chain, batch.dest_chain, batch.sequence
+    )
+}
+
+fn parse_action_id(id: &str) -> Option<(ChainId, ChainId, u64, String)> {
+    let mut parts = id.strip_prefix("notary:")?.split(':');
+    let source = ChainId::new(parts.next()?).ok()?;
+    let dest = ChainId::new(parts.next()?).ok()?;
+    let sequence = parts.next()?.parse().ok()?;
+    let what = parts.next()?.to_string();
+    Some((source, dest, sequence, what))
+}
+
+/// After a key rotation, batches the chains have not accepted are re-sealed under the
+/// new epoch (same transfers, same sequence): the chains accept only the current key.
+fn reseal_for_epoch(book: &Book, setup: &AttesterSetup) -> Result<()> {
+    let mut changes = Changes::default();
+    let mut count = 0;
+    for mut batch in book.open_batches()? {
+        let stale = matches!(
+            causeway_notary::Attestation::from_bytes(&batch.attestation),
+            Ok(causeway_notary::Attestation::TransferBatch(a)) if a.key_epoch != setup.key_epoch
+        );
+        if !stale || batch.accepted {
+            continue;
+        }
+        let built = TransferBatch::build(
+            setup.committee_id,
+            setup.key_epoch,
+            batch.source_chain.clone(),
+            batch.dest_chain.clone(),
+            batch.sequence,
+            batch.transfers.clone(),
+        )?;
+        batch.attestation = built.signing_bytes()?;
+        batch.session = session_id(&batch.attestation);
+        batch.signature = None;
+        changes.put_batch(&batch);
+        count += 1;
+    }
+    if count > 0 {
+        tracing::info!(
+            batches = count,
+            epoch = setup.key_epoch,
+            "re-sealed unaccepted batches under the new key epoch"
+        );
+        book.tree_apply_blocking(changes)?;
+    }
+    Ok(())
+}
+
+/// After a restart the governor's windows are refilled from the approved transfers on
+/// disk, oldest first, so a restart never opens a fresh allowance.
+fn rebuild_governor(mut governor: Governor, book: &Book) -> Result<Governor> {
+    let mut approved = Vec::new();
+    for item in book.transfers() {
+        let (_, entry) = item?;
+        if matches!(
+            entry.state,
+            TransferState::Pending | TransferState::Batched { .. }
+        ) {
+            approved.push(entry);
+        }
+    }
+    approved.sort_by_key(|e| e.time_ms);
+    for entry in approved {
+        if let Ok(Decision::Held { hold_id, .. }) =
+            governor.check(&entry.transfer, &entry.dest_chain, entry.time_ms)
+        {
+            let _ = governor.reject(hold_id);
+        }
+    }
+    Ok(governor)
+}

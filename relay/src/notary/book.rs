@@ -1,0 +1,313 @@
+//! The attester's durable state, in one sled tree so every change is one atomic batch:
+//! transfers seen final (`t/`), per-route sequence counters (`r/`), batches (`b/`), the
+//! unfinished batches (`o/`) and a source-transaction index (`x/`).
+
+use anyhow::{Context, Result};
+use causeway_core::{ChainId, Hash32, Position, UnixMillis};
+use causeway_notary::Transfer;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TransferState {
+    /// Approved by the governor; waits for its batch boundary.
+    Pending,
+    /// Over the governor's ceiling: waits for an operator (`causeway notary release`).
+    Held {
+        reason: String,
+    },
+    Batched {
+        sequence: u64,
+    },
+    /// An operator refused it; it is never attested.
+    Rejected,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransferEntry {
+    pub transfer: Transfer,
+    pub dest_chain: ChainId,
+    pub time_ms: UnixMillis,
+    pub state: TransferState,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BatchRecord {
+    pub source_chain: ChainId,
+    pub dest_chain: ChainId,
+    pub sequence: u64,
+    pub session: Hash32,
+    #[serde(with = "hex::serde")]
+    pub attestation: Vec<u8>,
+    pub transfers: Vec<Transfer>,
+    pub signature: Option<String>,
+    pub accepted: bool,
+    pub executed: Vec<bool>,
+    /// Bumped when the chain refused our submission, so a retry gets a fresh action id.
+    pub submit_attempt: u32,
+    pub execute_attempt: u32,
+}
+
+impl BatchRecord {
+    pub fn done(&self) -> bool {
+        self.accepted && self.executed.iter().all(|e| *e)
+    }
+}
+
+/// A committee control (key rotation or pause) operators asked this member to sign.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ControlRecord {
+    pub chain: ChainId,
+    pub session: Hash32,
+    #[serde(with = "hex::serde")]
+    pub attestation: Vec<u8>,
+    pub signature: Option<String>,
+    /// The chain took it (its submission finalized, or the chain reported the new key).
+    pub applied: bool,
+    pub attempt: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct RouteState {
+    /// The sequence the next batch gets; the chain accepts 1 first (specs/devchain.md §13.3).
+    pub next_sequence: u64,
+}
+
+pub struct Book {
+    tree: sled::Tree,
+}
+
+pub fn route_key(source: &ChainId, dest: &ChainId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(source.as_str().len() + dest.as_str().len() + 2);
+    k.extend_from_slice(source.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(dest.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+pub fn transfer_key(source: &ChainId, dest: &ChainId, position: Position) -> Vec<u8> {
+    key(
+        b"t/",
+        &[
+            &route_key(source, dest),
+            &position.height.to_be_bytes(),
+            &position.index.to_be_bytes(),
+        ],
+    )
+}
+
+pub fn batch_key(source: &ChainId, dest: &ChainId, sequence: u64) -> Vec<u8> {
+    key(b"b/", &[&route_key(source, dest), &sequence.to_be_bytes()])
+}
+
+fn open_key(batch_key: &[u8]) -> Vec<u8> {
+    key(b"o/", &[batch_key])
+}
+
+fn route_state_key(source: &ChainId, dest: &ChainId) -> Vec<u8> {
+    key(b"r/", &[&route_key(source, dest)])
+}
+
+/// `p/` + transfer key: the pending transfers, so closing a batch never scans history.
+fn pending_key(transfer_key: &[u8]) -> Vec<u8> {
+    key(b"p/", &[transfer_key])
+}
+
+/// `h/` + transfer key: transfers awaiting an operator.
+fn held_key(transfer_key: &[u8]) -> Vec<u8> {
+    key(b"h/", &[transfer_key])
+}
+
+fn tx_key(tx: &Hash32, transfer_key: &[u8]) -> Vec<u8> {
+    key(b"x/", &[&tx.0, transfer_key])
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).with_context(|| format!("stored notary {what} is corrupt"))
+}
+
+/// Changes collected and applied in one atomic write.
+#[derive(Default)]
+pub struct Changes(sled::Batch);
+
+impl Changes {
+    pub fn put_transfer(&mut self, key: &[u8], entry: &TransferEntry) {
+        if entry.state == TransferState::Pending {
+            self.0.insert(pending_key(key), &[][..]);
+        } else {
+            self.0.remove(pending_key(key));
+        }
+        if matches!(entry.state, TransferState::Held { .. }) {
+            self.0.insert(held_key(key), &[][..]);
+        } else {
+            self.0.remove(held_key(key));
+        }
+        self.0
+            .insert(key, serde_json::to_vec(entry).unwrap_or_default());
+        self.0
+            .insert(tx_key(&entry.transfer.source_tx_hash, key), key);
+    }
+
+    pub fn put_batch(&mut self, batch: &BatchRecord) {
+        let k = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
+        if batch.done() {
+            self.0.remove(open_key(&k));
+        } else {
+            self.0.insert(open_key(&k), &[][..]);
+        }
+        self.0
+            .insert(k, serde_json::to_vec(batch).unwrap_or_default());
+    }
+
+    pub fn put_control(&mut self, control: &ControlRecord) {
+        self.0.insert(
+            key(b"c/", &[&control.session.0]),
+            serde_json::to_vec(control).unwrap_or_default(),
+        );
+    }
+
+    pub fn put_route(&mut self, source: &ChainId, dest: &ChainId, state: RouteState) {
+        self.0.insert(
+            route_state_key(source, dest),
+            serde_json::to_vec(&state).unwrap_or_default(),
+        );
+    }
+}
+
+impl Book {
+    pub fn open(db: &sled::Db) -> Result<Book> {
+        Ok(Book {
+            tree: db.open_tree("notary")?,
+        })
+    }
+
+    /// `apply` for start-up, before the runtime serves anything.
+    pub fn tree_apply_blocking(&self, changes: Changes) -> Result<()> {
+        self.tree.apply_batch(changes.0)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    pub async fn apply(&self, changes: Changes) -> Result<()> {
+        self.tree.apply_batch(changes.0)?;
+        self.tree.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn transfer(&self, key: &[u8]) -> Result<Option<TransferEntry>> {
+        self.tree
+            .get(key)?
+            .map(|v| decode(&v, "transfer"))
+            .transpose()
+    }
+
+    /// Every transfer entry (key, entry), in key order: by route, then source position.
+    pub fn transfers(&self) -> impl Iterator<Item = Result<(Vec<u8>, TransferEntry)>> + '_ {
+        self.tree.scan_prefix(b"t/").map(|r| {
+            let (k, v) = r?;
+            Ok((k.to_vec(), decode(&v, "transfer")?))
+        })
+    }
+
+    /// Transfers held for review, oldest route position first, at most `limit`.
+    pub fn held(&self, limit: usize) -> Result<Vec<TransferEntry>> {
+        let mut out = Vec::new();
+        for k in self.tree.scan_prefix(b"h/").keys().take(limit) {
+            if let Some(entry) = self.transfer(&k?[2..])? {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pending transfers of one route, in source position order.
+    pub fn pending_of_route(
+        &self,
+        source: &ChainId,
+        dest: &ChainId,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, TransferEntry)>> + '_ {
+        self.tree
+            .scan_prefix(pending_key(&key(b"t/", &[&route_key(source, dest)])))
+            .keys()
+            .filter_map(move |k| {
+                let k = match k {
+                    Ok(k) => k,
+                    Err(e) => return Some(Err(e.into())),
+                };
+                let tkey = k[2..].to_vec();
+                match self.transfer(&tkey) {
+                    Ok(Some(entry)) => Some(Ok((tkey, entry))),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            })
+    }
+
+    /// Transfer keys recorded for a source transaction.
+    pub fn transfers_of_tx(&self, tx: &Hash32) -> Result<Vec<Vec<u8>>> {
+        self.tree
+            .scan_prefix(key(b"x/", &[&tx.0]))
+            .values()
+            .map(|v| Ok(v?.to_vec()))
+            .collect()
+    }
+
+    pub fn route(&self, source: &ChainId, dest: &ChainId) -> Result<RouteState> {
+        Ok(match self.tree.get(route_state_key(source, dest))? {
+            Some(v) => decode(&v, "route")?,
+            None => RouteState { next_sequence: 1 },
+        })
+    }
+
+    pub fn batch(
+        &self,
+        source: &ChainId,
+        dest: &ChainId,
+        sequence: u64,
+    ) -> Result<Option<BatchRecord>> {
+        self.tree
+            .get(batch_key(source, dest, sequence))?
+            .map(|v| decode(&v, "batch"))
+            .transpose()
+    }
+
+    /// Unfinished batches, by route then sequence.
+    pub fn open_batches(&self) -> Result<Vec<BatchRecord>> {
+        let mut out = Vec::new();
+        for k in self.tree.scan_prefix(b"o/").keys() {
+            let k = k?;
+            if let Some(v) = self.tree.get(&k[2..])? {
+                out.push(decode(&v, "batch")?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn control(&self, session: &Hash32) -> Result<Option<ControlRecord>> {
+        self.tree
+            .get(key(b"c/", &[&session.0]))?
+            .map(|v| decode(&v, "control"))
+            .transpose()
+    }
+
+    pub fn controls(&self) -> Result<Vec<ControlRecord>> {
+        self.tree
+            .scan_prefix(b"c/")
+            .values()
+            .map(|v| decode(&v?, "control"))
+            .collect()
+    }
+
+    pub fn batch_count(&self) -> usize {
+        self.tree.scan_prefix(b"b/").count()
+    }
+}

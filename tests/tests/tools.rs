@@ -1,0 +1,100 @@
+//! The tools around the relay, through the real binary: `causeway demo` and the load tool
+//! `causeway bench swaps` (its report, latency plot and per-process usage).
+
+use causeway_e2e::Net;
+
+// README "Tests and benchmarks": the load tool reports every process it started and writes
+// report.json and latency.svg to --out.
+#[test]
+fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
+    let net = Net::new();
+    let out = net.path().join("bench-out");
+    let work = net.path().join("work");
+    let run = net.cli_ok(&[
+        "--json",
+        "bench",
+        "swaps",
+        "--swaps",
+        "3",
+        "--concurrency",
+        "2",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--dir",
+        work.to_str().expect("utf-8 path"),
+    ]);
+    let printed = run.json();
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json is written"),
+    )
+    .expect("report.json is JSON");
+    assert_eq!(printed, written);
+    assert_eq!(written["swaps"], 3);
+    assert_eq!(written["samples"].as_array().map(Vec::len), Some(3));
+
+    let processes = written["processes"].as_array().expect("processes");
+    assert_eq!(
+        processes.len(),
+        4,
+        "2 devchain nodes and 2 relays: {processes:#?}"
+    );
+    for (kind, count) in [("relay", 2), ("devchain node", 2)] {
+        let named = processes
+            .iter()
+            .filter(|p| p["name"].as_str().unwrap_or("").starts_with(kind))
+            .count();
+        assert_eq!(named, count, "{kind}: {processes:#?}");
+    }
+    for p in processes {
+        if cfg!(target_os = "linux") {
+            assert!(p["cpu_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{p}");
+            assert!(p["peak_rss_mib"].as_f64().is_some_and(|m| m > 0.0), "{p}");
+        } else {
+            assert!(p["unavailable"].is_string(), "{p}");
+        }
+    }
+
+    let svg = std::fs::read_to_string(out.join("latency.svg")).expect("latency.svg is written");
+    assert!(svg.trim_start().starts_with("<svg"), "not SVG: {svg:.200}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for stage in ["offer accepted", "initiator finished", "both finished"] {
+        assert!(svg.contains(stage), "the plot has no {stage:?} series");
+    }
+    // One dot per swap per stage, plus a legend dot per stage.
+    assert_eq!(svg.matches("<circle").count(), 3 * 3 + 3);
+}
+
+// README's first command: the demo's transfer and swap between two devchains complete.
+#[test]
+fn demo_runs_a_transfer_and_a_swap_between_two_devchains() {
+    let net = Net::new();
+    let dir = net.path().join("demo");
+    let run = net.cli_ok(&["demo", "--dir", dir.to_str().expect("utf-8 path")]);
+    assert!(
+        run.stdout
+            .contains("relay followed the transfer of 250 USD"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("swap complete"), "{}", run.stdout);
+    assert!(run.stdout.contains("stopped cleanly"), "{}", run.stdout);
+}
+
+// `causeway demo --evm` without anvil says how to install it, before starting anything.
+#[test]
+fn demo_evm_without_anvil_says_to_run_setup_evm() {
+    let net = Net::new();
+    let dir = net.path().join("demo");
+    net.cli_err(
+        &[
+            "demo",
+            "--evm",
+            "--anvil",
+            "/nonexistent/anvil",
+            "--dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        "scripts/setup-evm.sh",
+    );
+    assert!(!dir.exists(), "the demo created {} anyway", dir.display());
+}
