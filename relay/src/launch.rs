@@ -2,6 +2,7 @@
 //! `causeway demo`, the load tool (`causeway bench`) and the end-to-end tests, so all of them
 //! exercise the shipped binary.
 
+pub mod committee;
 pub mod evm;
 pub mod usage;
 
@@ -160,6 +161,13 @@ pub fn run_cli_json(bin: &Path, keystore: &Path, args: &[&str]) -> Result<serde_
         .with_context(|| format!("`causeway {}` printed no JSON: {text}", args.join(" ")))
 }
 
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// Runs `causeway devchain init` for `chain` in `home`, funding `fund` entries
 /// (`ACCOUNT=ASSET:AMOUNT,...`), with a free RPC port chosen at each start.
 pub fn init_devchain(
@@ -168,6 +176,18 @@ pub fn init_devchain(
     keystore: &Path,
     chain: &ChainId,
     fund: &[&str],
+) -> Result<()> {
+    init_devchain_with(bin, home, keystore, chain, fund, &[])
+}
+
+/// [`init_devchain`] with more `devchain init` arguments (e.g. `--bridge FILE`).
+pub fn init_devchain_with(
+    bin: &Path,
+    home: &Path,
+    keystore: &Path,
+    chain: &ChainId,
+    fund: &[&str],
+    extra: &[&str],
 ) -> Result<()> {
     let home = home.to_str().with_context(|| {
         format!(
@@ -180,6 +200,7 @@ pub fn init_devchain(
     for f in fund {
         args.extend(["--fund", f]);
     }
+    args.extend(extra);
     run_cli(bin, keystore, &args)?;
     Ok(())
 }

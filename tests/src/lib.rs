@@ -235,10 +235,7 @@ pub async fn post_raw(url: &str, body: &[u8]) -> Result<String> {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    causeway_relay::launch::free_port().expect("free port")
 }
 
 impl Net {

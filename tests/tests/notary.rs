@@ -12,16 +12,15 @@ use causeway_adapters::{Action, AdapterError, ChainAdapter};
 use causeway_core::{Address, AssetId, ChainId};
 use causeway_devchain::api::DevchainApiClient;
 use causeway_e2e::{
-    devchain_table, eventually, free_port, python_ledger, DevchainProcess, Net, Process,
-    PythonLedger, LEDGER_CHAIN,
+    devchain_table, eventually, free_port, python_ledger, DevchainProcess, Net, PythonLedger,
+    LEDGER_CHAIN,
 };
 use causeway_relay::api::RelayApiClient;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use serde_json::Value;
+use causeway_relay::launch::committee::{self, MemberProcess};
+use serde_json::{json, Value};
 
 const N: usize = 5;
 const WAIT: Duration = Duration::from_secs(90);
-const PASSPHRASE: &str = "e2e notary passphrase";
 
 #[derive(Default, Clone, Copy)]
 struct Options {
@@ -41,117 +40,83 @@ struct Committee {
     b_id: &'static str,
     /// The fork of dev-a that `Options::forked` follows.
     fork: Option<DevchainProcess>,
-    relays: Vec<Option<Member>>,
+    relays: Vec<Option<MemberProcess>>,
     options: Options,
     dkg: Vec<Value>,
 }
 
-/// A running member: its relay process and API.
-struct Member {
-    process: Process,
-    api_url: String,
-}
-
-impl Member {
-    fn client(&self) -> HttpClient {
-        HttpClientBuilder::default()
-            .build(&self.api_url)
-            .expect("valid URL")
-    }
-}
-
 fn member_dir(net: &Net, i: usize) -> PathBuf {
-    net.path().join(format!("n{i}"))
+    committee::member_dir(net.path(), i)
 }
 
-/// The whole committee: member keys, committee file, DKG by five processes, two devchains
+/// Fast batches and attempts, so failures and fallbacks show within seconds.
+fn notary_settings(b_id: &str) -> String {
+    let mut text = String::from("batch_blocks = 2\nattempt_timeout_ms = 1500\nfallback_ms = 600\n");
+    for (source, dest, asset) in [("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")] {
+        text.push_str(&format!(
+            "\n[[notary.limit]]\nsource_chain = \"{source}\"\ndest_chain = \"{dest}\"\nasset = \"{asset}\"\nceiling = \"500\"\nwindow_ms = 3600000\n"
+        ));
+    }
+    text
+}
+
+/// The whole committee: member keys, committee file, DKG by five processes, two chains
 /// whose bridges trust the new group key, and five relays.
 async fn committee(options: Options) -> Committee {
     let net = Net::new();
     for name in ["alice", "bob", "mallory"] {
         net.key(name);
     }
-    let channel_ports: Vec<u16> = (0..N).map(|_| free_port()).collect();
     let (port_a, port_b, port_fork) = (free_port(), free_port(), free_port());
     let b_id = if options.python_b {
         LEDGER_CHAIN
     } else {
         "dev-b"
     };
-    let mut members = String::from("name = \"e2e-committee\"\nthreshold = 3\n");
+    committee::create_committee(&net.bin, &net.keystore(), net.path(), N, 3).unwrap();
     for i in 1..=N {
         net.key(&format!("n{i}"));
-        let dir = member_dir(&net, i);
-        let v = net
-            .cli_ok(&[
-                "--json",
-                "notary",
-                "init",
-                "--dir",
-                dir.join("keys").to_str().unwrap(),
-                "--operator",
-                &format!("op{i}"),
-                "--endpoint",
-                &format!("127.0.0.1:{}", channel_ports[i - 1]),
-            ])
-            .json();
-        members.push_str(&format!(
-            "\n[[members]]\noperator = \"op{i}\"\nidentity_key = {}\nnoise_key = {}\nendpoint = {}\n",
-            v["identity_key"], v["noise_key"], v["endpoint"]
-        ));
-    }
-    std::fs::write(net.path().join("committee.toml"), members).unwrap();
-    std::fs::write(net.path().join("pass.txt"), PASSPHRASE).unwrap();
-    for i in 1..=N {
         let a_port = if options.forked == Some(i) {
             port_fork
         } else {
             port_a
         };
+        let b_url = format!("http://127.0.0.1:{port_b}");
         let b_table = if options.python_b {
-            format!("\n[[chain]]\nid = \"{b_id}\"\nkind = \"remote\"\nendpoint = \"http://127.0.0.1:{port_b}\"\npoll_interval_ms = 20\n")
+            format!("\n[[chain]]\nid = \"{b_id}\"\nkind = \"remote\"\nendpoint = \"{b_url}\"\npoll_interval_ms = 20\n")
         } else {
-            devchain_table(
-                "dev-b",
-                &format!("http://127.0.0.1:{port_b}"),
-                &format!("n{i}"),
-            )
+            devchain_table("dev-b", &b_url, &format!("n{i}"))
         };
-        write_relay_config(
-            &net,
-            i,
-            b_id,
-            &(devchain_table(
-                "dev-a",
-                &format!("http://127.0.0.1:{a_port}"),
-                &format!("n{i}"),
-            ) + &b_table),
+        let a_table = devchain_table(
+            "dev-a",
+            &format!("http://127.0.0.1:{a_port}"),
+            &format!("n{i}"),
         );
-    }
-
-    let dkg = run_dkg(&net);
-    let group = &dkg[0];
-    for (name, routes, wrapped) in [
-        (
-            "a",
-            format!(r#"[{{"asset":"USD","dest_chain":"{b_id}","dest_asset":"WUSD"}}]"#),
-            "[]",
-        ),
-        (
-            "b",
-            r#"[{"asset":"WUSD","dest_chain":"dev-a","dest_asset":"USD"}]"#.to_string(),
-            r#"[{"asset":"WUSD","origin_chain":"dev-a","origin_asset":"USD"}]"#,
-        ),
-    ] {
-        std::fs::write(
-            net.path().join(format!("bridge-{name}.json")),
-            format!(
-                r#"{{"committee_id":{},"group_key":{},"key_epoch":1,"routes":{routes},"wrapped":{wrapped}}}"#,
-                group["committee_id"], group["group_key"]
-            ),
+        committee::write_member_config(
+            net.path(),
+            &net.keystore(),
+            i,
+            &notary_settings(b_id),
+            &(a_table + &b_table),
         )
         .unwrap();
     }
+
+    let dkg = run_dkg_with(&net, &[]);
+    let bridge = |name: &str, routes: Value, wrapped: Value| {
+        let path = net.path().join(format!("bridge-{name}.json"));
+        committee::write_bridge_config(&path, &dkg[0], &routes, &wrapped).unwrap();
+    };
+    bridge(
+        "a",
+        json!([{"asset": "USD", "dest_chain": b_id, "dest_asset": "WUSD"}]),
+        json!([]),
+    );
+    bridge(
+        "b",
+        json!([{"asset": "WUSD", "dest_chain": "dev-a", "dest_asset": "USD"}]),
+        json!([{"asset": "WUSD", "origin_chain": "dev-a", "origin_asset": "USD"}]),
+    );
     let home_a = net.path().join("dev-a");
     let home_b = net.path().join("dev-b");
     init_devchain(
@@ -211,70 +176,8 @@ async fn committee(options: Options) -> Committee {
     c
 }
 
-fn write_relay_config(net: &Net, i: usize, b_id: &str, chains: &str) {
-    let mut text = format!(
-        "data_dir = \"data\"\napi_listen = \"127.0.0.1:0\"\nkeystore = {:?}\n\n\
-         [notary]\ncommittee = \"../committee.toml\"\nmember = {i}\nkey_dir = \"keys\"\n\
-         passphrase_file = \"../pass.txt\"\nbatch_blocks = 2\nattempt_timeout_ms = 1500\nfallback_ms = 600\n",
-        net.keystore()
-    );
-    for (source, dest, asset) in [("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")] {
-        text.push_str(&format!(
-            "\n[[notary.limit]]\nsource_chain = \"{source}\"\ndest_chain = \"{dest}\"\nasset = \"{asset}\"\nceiling = \"500\"\nwindow_ms = 3600000\n"
-        ));
-    }
-    text.push_str(chains);
-    std::fs::write(member_dir(net, i).join("relay.toml"), text).unwrap();
-}
-
-/// Every member runs `causeway notary dkg` at once, as real processes.
-fn run_dkg(net: &Net) -> Vec<Value> {
-    run_dkg_with(net, &[])
-}
-
 fn run_dkg_with(net: &Net, extra: &[&str]) -> Vec<Value> {
-    let children: Vec<Child> = (1..=N)
-        .map(|i| {
-            let dir = member_dir(net, i);
-            Command::new(&net.bin)
-                .current_dir(&dir)
-                .arg("--keystore")
-                .arg(net.keystore())
-                .args([
-                    "--json",
-                    "notary",
-                    "dkg",
-                    "--timeout-secs",
-                    "60",
-                    "--config",
-                ])
-                .arg(dir.join("relay.toml"))
-                .args(extra)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start dkg")
-        })
-        .collect();
-    let summaries: Vec<Value> = children
-        .into_iter()
-        .enumerate()
-        .map(|(i, child)| {
-            let out = child.wait_with_output().expect("dkg ran");
-            assert!(
-                out.status.success(),
-                "member {} dkg failed: {}",
-                i + 1,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice(&out.stdout).expect("dkg prints JSON")
-        })
-        .collect();
-    for s in &summaries {
-        assert_eq!(s["group_key"], summaries[0]["group_key"], "{summaries:#?}");
-        assert_eq!(s["transcript_hash"], summaries[0]["transcript_hash"]);
-    }
-    summaries
+    committee::run_dkg(&net.bin, &net.keystore(), net.path(), N, extra).unwrap()
 }
 
 fn init_devchain(net: &Net, home: &Path, chain: &str, fund: &[&str], bridge: &str) {
@@ -320,27 +223,16 @@ impl Committee {
     }
 
     async fn start(&mut self, i: usize) {
-        let dir = member_dir(&self.net, i);
-        let data = dir.join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let _ = std::fs::remove_file(data.join("api.addr"));
-        let mut cmd = Command::new(&self.net.bin);
-        cmd.arg("--keystore")
-            .arg(self.net.keystore())
-            .args(["relay", "start", "--config"])
-            .arg(dir.join("relay.toml"));
-        if self.options.bad_shares == Some(i) {
-            cmd.env("CAUSEWAY_TEST_BAD_SHARES", "1");
-        }
-        let mut process =
-            Process::spawn(&format!("notary {i}"), cmd, &data.join("relay.log")).unwrap();
-        let addr = causeway_relay::launch::wait_for_file(&data.join("api.addr"), &mut process)
-            .await
-            .unwrap();
-        self.relays[i - 1] = Some(Member {
-            process,
-            api_url: format!("http://{addr}"),
-        });
+        let env: &[(&str, &str)] = if self.options.bad_shares == Some(i) {
+            &[("CAUSEWAY_TEST_BAD_SHARES", "1")]
+        } else {
+            &[]
+        };
+        let m =
+            committee::start_member(&self.net.bin, &self.net.keystore(), self.net.path(), i, env)
+                .await
+                .unwrap();
+        self.relays[i - 1] = Some(m);
     }
 
     fn kill(&mut self, i: usize) {
@@ -349,7 +241,7 @@ impl Committee {
         }
     }
 
-    fn live(&self) -> impl Iterator<Item = (usize, &Member)> {
+    fn live(&self) -> impl Iterator<Item = (usize, &MemberProcess)> {
         self.relays
             .iter()
             .enumerate()
@@ -529,7 +421,7 @@ async fn committee_moves_assets_both_ways_with_two_members_down() {
     let config = member_dir(&c.net, 2).join("relay.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(c.net.path().join("wrong.txt"), "not the passphrase").unwrap();
-    std::fs::write(&config, text.replace("../pass.txt", "../wrong.txt")).unwrap();
+    std::fs::write(&config, text.replace("../notary-pass.txt", "../wrong.txt")).unwrap();
     c.net.cli_err(
         &["relay", "start", "--config", config.to_str().unwrap()],
         "wrong passphrase",

@@ -1,5 +1,5 @@
 //! The tools around the relay, through the real binary: `causeway demo` and the load tool
-//! `causeway bench swaps` (its report, latency plot and per-process usage).
+//! `causeway bench swaps|transfers` (report, latency plot and per-process usage).
 
 use causeway_e2e::Net;
 
@@ -29,7 +29,10 @@ fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
     )
     .expect("report.json is JSON");
     assert_eq!(printed, written);
-    assert_eq!(written["swaps"], 3);
+    assert_eq!(
+        (written["what"].as_str(), written["count"].as_u64()),
+        (Some("swaps"), Some(3))
+    );
     assert_eq!(written["samples"].as_array().map(Vec::len), Some(3));
 
     let processes = written["processes"].as_array().expect("processes");
@@ -62,6 +65,65 @@ fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
     }
     // One dot per swap per stage, plus a legend dot per stage.
     assert_eq!(svg.matches("<circle").count(), 3 * 3 + 3);
+}
+
+// README "Tests and benchmarks": notary transfers through a committee of relay processes,
+// every transfer timed at each stage and every process measured.
+#[test]
+fn bench_transfers_times_each_stage_through_a_committee() {
+    let net = Net::new();
+    let out = net.path().join("bench-out");
+    let work = net.path().join("work");
+    let report = net
+        .cli_ok(&[
+            "--json",
+            "bench",
+            "transfers",
+            "--transfers",
+            "6",
+            "--concurrency",
+            "2",
+            "--members",
+            "3",
+            "--threshold",
+            "2",
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--dir",
+            work.to_str().expect("utf-8 path"),
+        ])
+        .json();
+    assert_eq!(
+        (report["what"].as_str(), report["count"].as_u64()),
+        (Some("transfers"), Some(6))
+    );
+    let stages = report["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 3, "{report}");
+    for sample in report["samples"].as_array().expect("samples") {
+        let ms: Vec<f64> = sample["stages_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(
+            ms[0] > 0.0 && ms[0] <= ms[1] && ms[1] <= ms[2],
+            "stages out of order: {sample}"
+        );
+    }
+    let members = report["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("notary member")
+        })
+        .count();
+    assert_eq!(members, 3, "{report}");
+    assert!(out.join("latency.svg").exists());
 }
 
 // README's first command: the demo's transfer and swap between two devchains complete.

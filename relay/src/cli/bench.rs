@@ -5,6 +5,7 @@
 
 mod plot;
 mod report;
+mod transfers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,10 @@ use crate::api::{OfferRequest, RelayApiClient};
 use crate::keystore::Keystore;
 use crate::launch::usage::ProcessUsage;
 use crate::launch::{init_and_start, start_relay, Process};
-use report::{percentiles, ReportFiles, SwapReport, SwapSample};
+use report::{LoadReport, Sample};
+
+/// A swap's stages, each timed from its offer request.
+const SWAP_STAGES: [&str; 3] = ["offer accepted", "initiator finished", "both finished"];
 
 /// Longest a single swap may take before the run is declared failed.
 const SWAP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -35,6 +39,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum BenchCommand {
     /// Complete N atomic swaps between two devchains, C at a time, through two relays.
     Swaps(SwapBenchArgs),
+    /// Move N notary transfers between two devchains through a t-of-n committee of relay
+    /// processes, from C sending accounts.
+    Transfers(transfers::TransferBenchArgs),
 }
 
 #[derive(Args)]
@@ -54,6 +61,7 @@ pub struct SwapBenchArgs {
 pub async fn run(cmd: BenchCommand, out: Output) -> Result<()> {
     match cmd {
         BenchCommand::Swaps(args) => swaps(args, out).await,
+        BenchCommand::Transfers(args) => transfers::run(args, out).await,
     }
 }
 
@@ -61,14 +69,7 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
     if args.swaps == 0 || args.swaps > MAX_SWAPS || args.concurrency == 0 {
         bail!("--swaps must be 1..={MAX_SWAPS} and --concurrency at least 1");
     }
-    let dir = match &args.dir {
-        Some(d) => {
-            let _ = std::fs::remove_dir_all(d);
-            d.clone()
-        }
-        None => std::env::temp_dir().join(format!("causeway-bench-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
+    let dir = work_dir(args.dir.as_deref(), "swaps")?;
     let bin = std::env::current_exe().context("cannot find the causeway binary")?;
     let keys = dir.join("keys");
     let ks = Keystore::open(&keys);
@@ -127,11 +128,13 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
                     if b.status.outcome.is_some() {
                         drop(permit);
                         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                        return Ok::<_, anyhow::Error>(SwapSample {
+                        return Ok::<_, anyhow::Error>(Sample {
                             start_s,
-                            accepted_ms: ms(accepted),
-                            initiator_ms: ms(initiator_done.unwrap_or_default()),
-                            both_ms: ms(t0.elapsed()),
+                            stages_ms: vec![
+                                ms(accepted),
+                                ms(initiator_done.unwrap_or_default()),
+                                ms(t0.elapsed()),
+                            ],
                         });
                     }
                 }
@@ -159,21 +162,33 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
         (format!("devchain node {b}"), node_b.process),
     ];
     let processes = stop_measured(processes)?;
-    let report = SwapReport {
-        swaps: args.swaps,
-        concurrency: args.concurrency,
-        elapsed_s: elapsed,
-        swaps_per_s: args.swaps as f64 / elapsed,
-        latency: percentiles(samples.iter().map(|s| s.both_ms).collect()),
-        initiator_latency: percentiles(samples.iter().map(|s| s.initiator_ms).collect()),
-        processes,
+    let report = LoadReport::new(
+        "swaps",
+        &SWAP_STAGES,
+        args.concurrency,
+        elapsed,
         samples,
-        files: ReportFiles::in_dir(&args.out),
-    };
+        processes,
+        &args.out,
+    );
     report.write()?;
     out.print(&report, || report.text());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The run's working directory: `dir` wiped, or a fresh temporary one.
+fn work_dir(dir: Option<&std::path::Path>, what: &str) -> Result<PathBuf> {
+    let dir = match dir {
+        Some(d) => {
+            let _ = std::fs::remove_dir_all(d);
+            d.to_path_buf()
+        }
+        None => std::env::temp_dir().join(format!("causeway-bench-{what}-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create work directory {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Each process's usage under its label, read just before SIGTERM (its /proc entry goes

@@ -1,5 +1,5 @@
-//! What `causeway bench swaps` measured: throughput, latency percentiles, every swap's
-//! timings, and each process's cost; written as `report.json` and `latency.svg`.
+//! What a `causeway bench` run measured: throughput, latency percentiles per stage, every
+//! operation's timings, and each process's cost; written as `report.json` and `latency.svg`.
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,9 @@ pub struct Percentiles {
 }
 
 /// Nearest-rank percentiles of `samples` (all zero when there are none).
+/// Non-finite samples (a stage never seen) are left out.
 pub fn percentiles(mut samples: Vec<f64>) -> Percentiles {
+    samples.retain(|s| s.is_finite());
     samples.sort_by(|a, b| a.total_cmp(b));
     let at = |q: f64| {
         if samples.is_empty() {
@@ -42,46 +44,77 @@ pub fn percentiles(mut samples: Vec<f64>) -> Percentiles {
     }
 }
 
-/// One swap's timings, each from the moment its offer was requested.
-#[derive(Serialize, Debug, Clone, Copy)]
-pub struct SwapSample {
-    /// When the offer was requested, from the start of the run.
+/// One operation's timings: when it started, and how long after that each stage was reached.
+#[derive(Serialize, Debug, Clone)]
+pub struct Sample {
+    /// When the operation started, from the start of the run.
     pub start_s: f64,
-    /// The counterparty's relay accepted the offer.
-    pub accepted_ms: f64,
-    /// The initiator's relay reported the swap finished.
-    pub initiator_ms: f64,
-    /// Both relays reported it finished.
-    pub both_ms: f64,
+    /// Milliseconds from its start to each stage, in the report's stage order.
+    pub stages_ms: Vec<f64>,
 }
 
-/// A stage the plot draws: its legend, and how to read it from a sample.
-type Stage = (&'static str, fn(&SwapSample) -> f64);
-
-impl SwapSample {
-    const STAGES: [Stage; 3] = [
-        ("offer accepted", |s| s.accepted_ms),
-        ("initiator finished", |s| s.initiator_ms),
-        ("both finished", |s| s.both_ms),
-    ];
+/// One stage's latency over every operation.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct StageLatency {
+    pub stage: String,
+    #[serde(flatten)]
+    pub latency: Percentiles,
 }
 
 #[derive(Serialize)]
-pub struct SwapReport {
-    pub swaps: usize,
+pub struct LoadReport {
+    /// What was driven: `swaps` or `transfers`.
+    pub what: String,
+    pub count: usize,
     pub concurrency: usize,
     pub elapsed_s: f64,
-    pub swaps_per_s: f64,
-    /// From offer request to both relays reporting the swap finished.
-    pub latency: Percentiles,
-    /// From offer request to the initiator's relay reporting it finished.
-    pub initiator_latency: Percentiles,
+    /// Completed operations per second over the whole run.
+    pub per_s: f64,
+    /// Percentiles per stage, from each operation's start; the last stage is completion.
+    pub stages: Vec<StageLatency>,
     /// Every process the run started, measured just before it was stopped.
     pub processes: Vec<ProcessUsage>,
-    /// Every swap, in the order they were started.
-    pub samples: Vec<SwapSample>,
+    /// Every operation, in the order they were started.
+    pub samples: Vec<Sample>,
     /// Where this report and its plot were written.
     pub files: ReportFiles,
+}
+
+impl LoadReport {
+    pub fn new(
+        what: &str,
+        stage_names: &[&str],
+        concurrency: usize,
+        elapsed_s: f64,
+        samples: Vec<Sample>,
+        processes: Vec<ProcessUsage>,
+        out: &Path,
+    ) -> LoadReport {
+        let stages = stage_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| StageLatency {
+                stage: name.to_string(),
+                latency: percentiles(
+                    samples
+                        .iter()
+                        .filter_map(|s| s.stages_ms.get(i).copied())
+                        .collect(),
+                ),
+            })
+            .collect();
+        LoadReport {
+            what: what.to_string(),
+            count: samples.len(),
+            concurrency,
+            elapsed_s,
+            per_s: samples.len() as f64 / elapsed_s.max(f64::EPSILON),
+            stages,
+            processes,
+            samples,
+            files: ReportFiles::in_dir(out),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -99,8 +132,8 @@ impl ReportFiles {
     }
 }
 
-impl SwapReport {
-    /// Writes `report.json` and `latency.svg` to [`SwapReport::files`].
+impl LoadReport {
+    /// Writes `report.json` and `latency.svg` to [`LoadReport::files`].
     pub fn write(&self) -> Result<()> {
         for path in [&self.files.report, &self.files.latency_svg] {
             if let Some(dir) = path.parent() {
@@ -112,16 +145,22 @@ impl SwapReport {
             std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
         };
         write(&self.files.report, serde_json::to_string_pretty(self)?)?;
-        let series: Vec<Series> = SwapSample::STAGES
+        let series: Vec<Series> = self
+            .stages
             .iter()
-            .map(|(name, read)| Series {
-                name: name.to_string(),
-                points: self.samples.iter().map(|s| (s.start_s, read(s))).collect(),
+            .enumerate()
+            .map(|(i, stage)| Series {
+                name: stage.stage.clone(),
+                points: self
+                    .samples
+                    .iter()
+                    .filter_map(|s| Some((s.start_s, *s.stages_ms.get(i)?)))
+                    .collect(),
             })
             .collect();
         let title = format!(
-            "{} swaps, {} at a time: latency by stage",
-            self.swaps, self.concurrency
+            "{} {}, {} at a time: latency by stage",
+            self.count, self.what, self.concurrency
         );
         write(&self.files.latency_svg, latency_svg(&title, &series)?)
     }
@@ -134,17 +173,14 @@ impl SwapReport {
                 l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
             )
         };
-        let mut lines = vec![
-            format!(
-                "{} swaps in {:.2} s: {:.1} swaps/s",
-                self.swaps, self.elapsed_s, self.swaps_per_s
-            ),
-            format!("latency (offer -> both finished): {}", p(&self.latency)),
-            format!(
-                "initiator finished:               {}",
-                p(&self.initiator_latency)
-            ),
-        ];
+        let mut lines = vec![format!(
+            "{} {} in {:.2} s: {:.1} {}/s",
+            self.count, self.what, self.elapsed_s, self.per_s, self.what
+        )];
+        let label = self.stages.iter().map(|s| s.stage.len()).max().unwrap_or(0);
+        for s in &self.stages {
+            lines.push(format!("{:<label$}  {}", s.stage, p(&s.latency)));
+        }
         let width = self
             .processes
             .iter()
@@ -199,21 +235,20 @@ mod tests {
         assert_eq!(percentiles(Vec::new()).max_ms, 0.0);
     }
 
-    fn report(dir: &Path) -> SwapReport {
-        let sample = |i: u32| SwapSample {
+    const STAGES: [&str; 3] = ["offer accepted", "initiator finished", "both finished"];
+
+    fn report(dir: &Path) -> LoadReport {
+        let sample = |i: u32| Sample {
             start_s: f64::from(i) / 10.0,
-            accepted_ms: 20.0,
-            initiator_ms: 900.0 + f64::from(i),
-            both_ms: 1000.0 + f64::from(i),
+            stages_ms: vec![20.0, 900.0 + f64::from(i), 1000.0 + f64::from(i)],
         };
-        SwapReport {
-            swaps: 2,
-            concurrency: 1,
-            elapsed_s: 2.0,
-            swaps_per_s: 1.0,
-            latency: percentiles(vec![1000.0, 1001.0]),
-            initiator_latency: percentiles(vec![900.0, 901.0]),
-            processes: vec![
+        LoadReport::new(
+            "swaps",
+            &STAGES,
+            1,
+            2.0,
+            vec![sample(0), sample(1)],
+            vec![
                 ProcessUsage {
                     name: "relay alice".into(),
                     pid: Some(7),
@@ -229,9 +264,8 @@ mod tests {
                     unavailable: Some("the process has already been stopped".into()),
                 },
             ],
-            samples: vec![sample(0), sample(1)],
-            files: ReportFiles::in_dir(dir),
-        }
+            dir,
+        )
     }
 
     #[test]
@@ -254,9 +288,10 @@ mod tests {
                 .expect("valid JSON");
         assert_eq!(json["processes"][0]["cpu_seconds"], 1.5);
         assert!(json["processes"][1]["cpu_seconds"].is_null());
-        assert_eq!(json["samples"][1]["both_ms"], 1001.0);
+        assert_eq!(json["samples"][1]["stages_ms"][2], 1001.0);
+        assert_eq!(json["stages"][2]["p50_ms"], 1001.0);
         let svg = std::fs::read_to_string(out.join(PLOT_FILE)).expect("svg");
-        for (stage, _) in SwapSample::STAGES {
+        for stage in STAGES {
             assert!(svg.contains(stage), "{stage} missing from the plot");
         }
     }
