@@ -16,6 +16,7 @@ use causeway_core::{
 };
 use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::HttpClient;
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 
 use crate::page::check_page;
 use crate::protocol::{
@@ -33,10 +34,29 @@ pub const MAX_RESPONSE_BYTES: u32 = 8 << 20;
 /// The preimage whose hashlock the handshake asks for (`specs/adapter.md` §5.2).
 const HASHLOCK_PROBE: [u8; 32] = [0x01; 32];
 
+/// The protocol's two transports (specs/adapter-protocol.md §1): one HTTP request per call,
+/// or one WebSocket connection, opened lazily and again after it drops.
+enum Transport {
+    Http(HttpClient),
+    Ws(tokio::sync::Mutex<Option<std::sync::Arc<WsClient>>>),
+}
+
+/// Calls one protocol method over whichever transport the adapter uses.
+macro_rules! rpc {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        async {
+            match &$self.transport {
+                Transport::Http(c) => c.$method($($arg),*).await,
+                Transport::Ws(_) => $self.ws_client().await?.$method($($arg),*).await,
+            }
+        }
+    };
+}
+
 pub struct RemoteAdapter {
     chain: ChainId,
     endpoint: String,
-    client: HttpClient,
+    transport: Transport,
     timeout: Duration,
     /// The last accepted handshake, kept across sessions for the synchronous `signer()` and
     /// `capabilities()` (hence a std lock).
@@ -49,8 +69,8 @@ pub struct RemoteAdapter {
 }
 
 impl RemoteAdapter {
-    /// An adapter for `chain` served at `endpoint` (`http://host:port`). Connection is lazy:
-    /// the handshake happens on the first call.
+    /// An adapter for `chain` served at `endpoint` (`http://host:port` or `ws://host:port`).
+    /// Connection is lazy: the handshake happens on the first call.
     pub fn new(chain: ChainId, endpoint: &str) -> Result<Self, AdapterError> {
         Self::with_timeout(chain, endpoint, DEFAULT_REQUEST_TIMEOUT)
     }
@@ -60,11 +80,20 @@ impl RemoteAdapter {
         endpoint: &str,
         timeout: Duration,
     ) -> Result<Self, AdapterError> {
-        let client = crate::http::client(&chain, endpoint, timeout, MAX_RESPONSE_BYTES)?;
+        let transport = if endpoint.starts_with("ws://") || endpoint.starts_with("wss://") {
+            Transport::Ws(tokio::sync::Mutex::new(None))
+        } else {
+            Transport::Http(crate::http::client(
+                &chain,
+                endpoint,
+                timeout,
+                MAX_RESPONSE_BYTES,
+            )?)
+        };
         Ok(RemoteAdapter {
             chain,
             endpoint: endpoint.to_string(),
-            client,
+            transport,
             timeout,
             last_handshake: RwLock::new(None),
             session_open: AtomicBool::new(false),
@@ -81,9 +110,7 @@ impl RemoteAdapter {
         }
         // Not through `call`: no session is open to end, and a refusal of our version
         // deserves its own words.
-        let hs = self
-            .client
-            .handshake(PROTOCOL_VERSION.to_string())
+        let hs = rpc!(self.handshake(PROTOCOL_VERSION.to_string()))
             .await
             .map_err(|e| match e {
                 ClientError::Call(obj) if obj.code() == codes::INCOMPATIBLE_VERSION => {
@@ -104,6 +131,27 @@ impl RemoteAdapter {
         }
         self.session_open.store(true, Ordering::SeqCst);
         Ok(hs)
+    }
+
+    /// The open WebSocket connection, or a new one when there is none or it dropped.
+    async fn ws_client(&self) -> Result<std::sync::Arc<WsClient>, ClientError> {
+        let Transport::Ws(slot) = &self.transport else {
+            return Err(ClientError::Custom("not a WebSocket adapter".into()));
+        };
+        let mut slot = slot.lock().await;
+        if let Some(client) = slot.as_ref().filter(|c| c.is_connected()) {
+            return Ok(client.clone());
+        }
+        let client = std::sync::Arc::new(
+            WsClientBuilder::default()
+                .request_timeout(self.timeout)
+                .connection_timeout(self.timeout)
+                .max_response_size(MAX_RESPONSE_BYTES)
+                .build(&self.endpoint)
+                .await?,
+        );
+        *slot = Some(client.clone());
+        Ok(client)
     }
 
     fn last_known(&self) -> Option<Handshake> {
@@ -153,7 +201,7 @@ impl RemoteAdapter {
     async fn check_hashlock(&self) -> Result<(), AdapterError> {
         let probe = Hash32(HASHLOCK_PROBE);
         let expected = sha256(&HASHLOCK_PROBE);
-        match self.call(self.client.hashlock(probe)).await {
+        match self.call(rpc!(self.hashlock(probe))).await {
             Ok(got) if got == expected => Ok(()),
             Ok(got) => Err(self.malformed(format!(
                 "adapter hashes the preimage {probe} to {got}, but specs/adapter.md §5.2 requires \
@@ -250,14 +298,14 @@ impl ChainAdapter for RemoteAdapter {
     }
 
     async fn info(&self) -> Result<ChainInfo, AdapterError> {
-        let info = self.in_session(self.client.info()).await?;
+        let info = self.in_session(rpc!(self.info())).await?;
         self.check_info(&info)?;
         Ok(info)
     }
 
     async fn events(&self, from: Cursor, limit: u32) -> Result<EventPage, AdapterError> {
         let limit = limit.min(MAX_EVENTS_PER_PAGE);
-        let page = self.in_session(self.client.events(from, limit)).await?;
+        let page = self.in_session(rpc!(self.events(from, limit))).await?;
         if page.events.len() > limit as usize {
             return Err(self.malformed(format!(
                 "asked for at most {limit} events, got {} (specs/adapter.md §2.2)",
@@ -269,12 +317,12 @@ impl ChainAdapter for RemoteAdapter {
     }
 
     async fn balance(&self, account: &Address, asset: &AssetId) -> Result<Amount, AdapterError> {
-        self.in_session(self.client.balance(account.clone(), asset.clone()))
+        self.in_session(rpc!(self.balance(account.clone(), asset.clone())))
             .await
     }
 
     async fn prepare(&self, action: &Action) -> Result<PreparedTx, AdapterError> {
-        let tx = self.in_session(self.client.prepare(action.clone())).await?;
+        let tx = self.in_session(rpc!(self.prepare(action.clone()))).await?;
         if tx.chain_id != self.chain {
             return Err(self.malformed(format!("prepared a transaction for chain {}", tx.chain_id)));
         }
@@ -296,11 +344,11 @@ impl ChainAdapter for RemoteAdapter {
                 found: format!("a transaction prepared for {}", tx.chain_id),
             });
         }
-        self.in_session(self.client.broadcast(tx.clone())).await
+        self.in_session(rpc!(self.broadcast(tx.clone()))).await
     }
 
     async fn tx_status(&self, id: &Hash32) -> Result<TxState, AdapterError> {
-        self.in_session(self.client.tx_status(*id)).await
+        self.in_session(rpc!(self.tx_status(*id))).await
     }
 
     /// The signer announced by the last accepted handshake.

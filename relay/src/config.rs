@@ -165,9 +165,13 @@ impl RelayConfig {
                     ADAPTER_KINDS.join(", ")
                 );
             }
-            if !(chain.endpoint.starts_with("http://") || chain.endpoint.starts_with("https://")) {
+            let http =
+                chain.endpoint.starts_with("http://") || chain.endpoint.starts_with("https://");
+            let ws = chain.endpoint.starts_with("ws://") || chain.endpoint.starts_with("wss://");
+            if !(http || ws && chain.kind == "remote") {
                 bail!(
-                    "{at}.endpoint: {:?} is not an http(s) URL, e.g. http://127.0.0.1:8645",
+                    "{at}.endpoint: {:?} is not an http(s) URL, e.g. http://127.0.0.1:8645 \
+                     (ws:// and wss:// are for kind \"remote\" adapters)",
                     chain.endpoint
                 );
             }

@@ -64,16 +64,31 @@ async fn devchain_served_by_the_sdk_passes_conformance() {
     let dir = net.path().join("serve");
     std::fs::create_dir_all(&dir).unwrap();
     let addr_file = dir.join("addr");
-    let mut cmd = Command::new(&net.bin);
-    cmd.arg("--keystore")
-        .arg(net.keystore())
-        .args(["adapter", "serve", "devchain", "--rpc", &node.rpc_url])
-        .args(["--chain-id", "dev-a", "--key", "alice"])
-        .args(["--listen", "127.0.0.1:0", "--addr-file"])
-        .arg(&addr_file);
-    let mut server = Process::spawn("adapter serve", cmd, &dir.join("serve.log")).unwrap();
+    let serve = |listen: &str| {
+        let _ = std::fs::remove_file(&addr_file);
+        let mut cmd = Command::new(&net.bin);
+        cmd.arg("--keystore")
+            .arg(net.keystore())
+            .args(["adapter", "serve", "devchain", "--rpc", &node.rpc_url])
+            .args(["--chain-id", "dev-a", "--key", "alice"])
+            .args(["--listen", listen, "--addr-file"])
+            .arg(&addr_file);
+        Process::spawn("adapter serve", cmd, &dir.join("serve.log")).unwrap()
+    };
+    let mut server = serve("127.0.0.1:0");
     let addr = wait_for_file(&addr_file, &mut server).await.unwrap();
     assert_all_pass(&conformance(&net, &format!("http://{addr}"), "dev-a", &bob));
+    // specs/adapter-protocol.md §2.1: the same adapter over its WebSocket transport, and a
+    // WebSocket session that drops (adapter restarted) is opened again.
+    let ws = format!("ws://{addr}");
+    assert_all_pass(&conformance(&net, &ws, "dev-a", &bob));
+    let adapter = RemoteAdapter::new(ChainId::new("dev-a").unwrap(), &ws).unwrap();
+    let before = retrying(|| adapter.info()).await.height;
+    server.kill_hard();
+    let mut server = serve(&addr);
+    wait_for_file(&addr_file, &mut server).await.unwrap();
+    let after = retrying(|| adapter.info()).await.height;
+    assert!(after >= before, "{after} < {before}");
 }
 
 // specs/adapter.md §1.1, §2.2, §3.2, §5.2, §6.1; specs/adapter-protocol.md §4

@@ -176,9 +176,9 @@ async fn serve_devchain(args: ServeDevchainArgs, keystore: &Keystore) -> Result<
     if let Some(path) = &args.addr_file {
         crate::daemon::write_atomically(path, &addr.to_string())?;
     }
-    tracing::info!(chain = %args.chain_id, rpc = %args.rpc, "serving the devchain adapter on http://{addr}");
+    tracing::info!(chain = %args.chain_id, rpc = %args.rpc, "serving the devchain adapter on http://{addr} and ws://{addr}");
     eprintln!(
-        "serving the devchain adapter for {} on http://{addr}",
+        "serving the devchain adapter for {} on http://{addr} and ws://{addr}",
         args.chain_id
     );
     super::signal::terminate().await;
