@@ -76,8 +76,18 @@ contract CausewayBridge is ReentrancyGuard {
     event BatchAccepted(
         bytes32 indexed merkleRoot, string sourceChain, uint64 sequence, uint32 transferCount, uint64 keyEpoch
     );
+    /// Carries the transfer's source identity, so watchers match it to its lock with no
+    /// extra call (the notaries mark each transfer of a batch released by it).
     event TransferExecuted(
-        bytes32 indexed leafHash, bytes32 indexed merkleRoot, string destAsset, address recipient, uint128 amount
+        bytes32 indexed leafHash,
+        bytes32 indexed merkleRoot,
+        string sourceChain,
+        uint64 sourceHeight,
+        uint32 sourceIndex,
+        bytes32 sourceTx,
+        string destAsset,
+        address recipient,
+        uint128 amount
     );
     event KeyRotated(uint64 indexed newKeyEpoch, bytes32 newGroupKey, uint64 previousKeyEpoch);
     event PauseChanged(bool paused, uint64 controlSequence);
@@ -329,12 +339,26 @@ contract CausewayBridge is ReentrancyGuard {
         Asset memory asset = _assetOf(transfer.destAsset);
 
         executed[leaf] = true;
-        emit TransferExecuted(leaf, merkleRoot, transfer.destAsset, transfer.recipient, transfer.amount);
+        _emitExecuted(leaf, merkleRoot, transfer);
         if (asset.mode == AssetMode.Vault) {
             IERC20(asset.token).safeTransfer(transfer.recipient, transfer.amount);
         } else {
             CausewayWrappedToken(asset.token).mint(transfer.recipient, transfer.amount);
         }
+    }
+
+    function _emitExecuted(bytes32 leaf, bytes32 merkleRoot, Attestations.Transfer calldata transfer) private {
+        emit TransferExecuted(
+            leaf,
+            merkleRoot,
+            transfer.sourceChain,
+            transfer.sourceHeight,
+            transfer.sourceIndex,
+            transfer.sourceTx,
+            transfer.destAsset,
+            transfer.recipient,
+            transfer.amount
+        );
     }
 
     function _checkEpoch(uint64 given) private view {

@@ -177,6 +177,8 @@ describe('CausewayBridge', () => {
       if (i < 2) recordGas(`bridge execute, 1 transfer of a 3-transfer batch (${i === 0 ? 'wrapped mint' : 'vault release'})`, r.gasUsed);
       const [event] = await eventsOf(node, bridge, r, 'TransferExecuted');
       assert.equal(event.args.leafHash, spec.toHex(spec.leafHash(signed.transfers[i])));
+      assert.equal(event.args.sourceChain, signed.transfers[i].sourceChain);
+      assert.equal(event.args.sourceTx, signed.transfers[i].sourceTx);
     }
     assert.equal(await wrapped.read.balanceOf([user.account.address]), wrappedBefore + 1_000_005n);
     assert.equal(await vaultToken.read.balanceOf([user.account.address]), goldBefore + 7n);

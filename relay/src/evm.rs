@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use causeway_adapters::evm::{parse_evm_address, AssetRef, EvmAdapter, EvmConfig};
+use causeway_adapters::evm::{
+    parse_evm_address, AssetRef, BridgeRoute, EvmAdapter, EvmBridge, EvmConfig,
+};
 use causeway_adapters::ChainAdapter;
 use causeway_core::AssetId;
 use serde::Deserialize;
@@ -43,6 +45,14 @@ pub struct EvmChainConfig {
     #[serde(default)]
     #[arg(skip)]
     pub assets: BTreeMap<AssetId, String>,
+    /// Address of the deployed CausewayBridge (`causeway evm deploy-bridge`).
+    #[serde(default)]
+    #[arg(skip)]
+    pub bridge_contract: Option<String>,
+    /// `[[chain.evm.bridge_routes]]`: what an asset sent from here becomes on a destination.
+    #[serde(default)]
+    #[arg(skip)]
+    pub bridge_routes: Vec<BridgeRoute>,
 }
 
 fn default_confirmations() -> u64 {
@@ -97,6 +107,19 @@ impl EvmChainConfig {
                 self.block_time_ms
             );
         }
+        let bridge = self
+            .bridge_contract
+            .as_deref()
+            .map(parse_evm_address)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{at}.bridge_contract: {e}"))?
+            .map(|contract| EvmBridge {
+                contract,
+                routes: self.bridge_routes.clone(),
+            });
+        if bridge.is_none() && !self.bridge_routes.is_empty() {
+            bail!("{at}.bridge_routes: set bridge_contract too (the routes belong to a bridge)");
+        }
         Ok(EvmConfig {
             chain: chain.id.clone(),
             endpoint: chain.endpoint.clone(),
@@ -105,6 +128,7 @@ impl EvmChainConfig {
             confirmations: self.confirmations,
             block_time_ms: self.block_time_ms,
             assets,
+            bridge,
         })
     }
 }

@@ -45,6 +45,7 @@ fn adapter(
             confirmations,
             block_time_ms: 1000,
             assets,
+            bridge: None,
         },
         secret,
     )
@@ -402,6 +403,7 @@ async fn swap_between_two_anvils_completes() {
             confirmations: 1,
             block_time_ms: 1000,
             assets: gold,
+            bridge: None,
         },
         None,
     )

@@ -1,6 +1,9 @@
 //! The Solidity interfaces the adapter speaks (specs/evm-contracts.md §2), and decoding of
 //! revert data into the contract's own error names.
 
+// sol! generates a constructor per event; TransferExecuted has nine fields.
+#![allow(clippy::too_many_arguments)]
+
 use alloy::sol_types::{GenericContractError, SolInterface};
 
 alloy::sol! {
@@ -45,6 +48,62 @@ alloy::sol! {
         function refund(LockParams params) external;
     }
 
+    /// `Attestations.TransferBatch` (specs/evm-contracts.md §3).
+    struct BridgeTransferBatch { uint64 keyEpoch; string sourceChain; uint64 sequence; uint32 transferCount; bytes32 merkleRoot; }
+    /// `Attestations.Transfer`: one leaf of a batch.
+    struct BridgeTransfer { string sourceChain; uint64 sourceHeight; uint32 sourceIndex; bytes32 sourceTx; string sourceAsset; uint128 amount; string sender; address recipient; string destAsset; }
+    struct BridgeKeyRotation { uint64 keyEpoch; uint64 newEpoch; bytes32 newGroupKey; uint64 activateAtMs; uint64 overlapMs; }
+    struct BridgePauseControl { uint64 keyEpoch; uint64 controlSequence; bool paused; }
+    /// `CausewayBridge.Asset`: mode 1 vault, 2 wrapped.
+    struct BridgeAsset { uint8 mode; address token; }
+    /// `CausewayBridge.AssetSetup`: a vault for `vaultToken`, or (zero) a new wrapped token.
+    struct BridgeAssetSetup { string assetId; address vaultToken; string wrappedName; string wrappedSymbol; uint8 wrappedDecimals; }
+
+    interface CausewayBridge {
+        event BatchAccepted(bytes32 indexed merkleRoot, string sourceChain, uint64 sequence, uint32 transferCount, uint64 keyEpoch);
+        event TransferExecuted(bytes32 indexed leafHash, bytes32 indexed merkleRoot, string sourceChain, uint64 sourceHeight, uint32 sourceIndex, bytes32 sourceTx, string destAsset, address recipient, uint128 amount);
+        event KeyRotated(uint64 indexed newKeyEpoch, bytes32 newGroupKey, uint64 previousKeyEpoch);
+        event Sent(uint64 indexed nonce, string destChain, string assetId, address sender, string recipient, uint128 amount);
+
+        error ZeroCommitteeId();
+        error InvalidGroupKey(bytes32 key);
+        error ZeroKeyEpoch();
+        error UnknownAsset(string assetId);
+        error WrongKeyEpoch(uint64 given, uint64 current);
+        error InvalidSignatureLength(uint256 length);
+        error InvalidSignature();
+        error ZeroMerkleRoot();
+        error EmptyBatch();
+        error BatchTooLarge(uint32 transferCount, uint256 max);
+        error UnexpectedSequence(string sourceChain, uint64 given, uint64 expected);
+        error BatchAlreadyAccepted(bytes32 merkleRoot);
+        error UnknownBatch(bytes32 merkleRoot);
+        error ProofMismatch(bytes32 merkleRoot, bytes32 computedRoot);
+        error AlreadyExecuted(bytes32 leafHash);
+        error ZeroAmount();
+        error ZeroRecipient();
+        error SameChain(string chain);
+        error TransferFromOtherChain(string transferSourceChain);
+        error NewEpochNotNext(uint64 given, uint64 expected);
+        error RotationNotYetActive(uint64 activateAtMs, uint256 blockTimeMs);
+        error ZeroActivationTime();
+        error OverlapTooLong(uint64 overlapMs, uint64 maxMs);
+        error StaleControlSequence(uint64 given, uint64 last);
+        error PauseUnchanged(bool paused);
+        error BridgePaused();
+        error InvalidTextField(string field, uint256 length, uint256 maxLength);
+        error LeafIndexOutOfRange(uint256 index, uint256 transferCount);
+        error ProofLengthMismatch(uint256 expected, uint256 given);
+        error OnlyBridge(address caller, address bridge);
+
+        function submitBatch(BridgeTransferBatch batch, bytes signature) external;
+        function execute(bytes32 merkleRoot, BridgeTransfer transfer, uint32 index, bytes32[] proof) external;
+        function rotateKey(BridgeKeyRotation rotation, bytes signature) external;
+        function setPaused(BridgePauseControl control, bytes signature) external;
+        function send(string destChain, string assetId, uint128 amount, string recipient) external returns (uint64 nonce);
+        function assetOf(string assetId) external view returns (BridgeAsset asset);
+    }
+
     /// OpenZeppelin ERC-20 (v5 custom errors), plus the test token's `mint`.
     interface Erc20 {
         event Transfer(address indexed from, address indexed to, uint256 value);
@@ -69,6 +128,9 @@ alloy::sol! {
 /// `require` strings and panics; `None` when no known error matches.
 pub fn decode_revert(data: &[u8]) -> Option<String> {
     if let Ok(e) = CausewayHtlc::CausewayHtlcErrors::abi_decode(data) {
+        return Some(variant_debug(format!("{e:?}")));
+    }
+    if let Ok(e) = CausewayBridge::CausewayBridgeErrors::abi_decode(data) {
         return Some(variant_debug(format!("{e:?}")));
     }
     if let Ok(e) = Erc20::Erc20Errors::abi_decode(data) {

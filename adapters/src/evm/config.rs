@@ -43,6 +43,36 @@ pub struct EvmConfig {
     /// Declared target block interval.
     pub block_time_ms: u64,
     pub assets: BTreeMap<AssetId, AssetRef>,
+    /// The deployed `CausewayBridge` and its outbound routes; without it no bridge actions.
+    pub bridge: Option<EvmBridge>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EvmBridge {
+    pub contract: EvmAddress,
+    /// What each asset sent from here becomes on each destination chain (the contract's
+    /// `Sent` event does not say; the notaries attest the destination asset).
+    pub routes: Vec<BridgeRoute>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeRoute {
+    pub asset: AssetId,
+    pub dest_chain: ChainId,
+    pub dest_asset: AssetId,
+}
+
+impl EvmBridge {
+    /// The destination asset of `asset` sent to `dest_chain`; the same id when unrouted (the
+    /// destination then refuses to pay it, visibly, rather than the transfer vanishing).
+    pub fn dest_asset(&self, asset: &AssetId, dest_chain: &ChainId) -> AssetId {
+        self.routes
+            .iter()
+            .find(|r| &r.asset == asset && &r.dest_chain == dest_chain)
+            .map(|r| r.dest_asset.clone())
+            .unwrap_or_else(|| asset.clone())
+    }
 }
 
 impl EvmConfig {
@@ -139,6 +169,7 @@ mod tests {
             confirmations: 0,
             block_time_ms: 1000,
             assets: BTreeMap::new(),
+            bridge: None,
         };
         assert_eq!(c.finality(), FinalityRule::Instant);
         c.confirmations = 2;

@@ -1,10 +1,10 @@
-//! HTLC and ERC-20 logs -> Causeway events (specs/adapter.md §2.6).
+//! HTLC, bridge and ERC-20 logs -> Causeway events (specs/adapter.md §2.6).
 
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolEvent;
-use causeway_core::{Amount, ChainEvent, EventKind, Hash32, Position};
+use causeway_core::{Address, Amount, AssetId, ChainEvent, ChainId, EventKind, Hash32, Position};
 
-use super::abi::{CausewayHtlc, Erc20};
+use super::abi::{CausewayBridge, CausewayHtlc, Erc20};
 use super::config::{address_text, EvmConfig};
 use super::rpc::RpcLog;
 
@@ -24,7 +24,71 @@ pub fn followed_topics() -> Vec<B256> {
         CausewayHtlc::Claimed::SIGNATURE_HASH,
         CausewayHtlc::Refunded::SIGNATURE_HASH,
         Erc20::Transfer::SIGNATURE_HASH,
+        CausewayBridge::Sent::SIGNATURE_HASH,
+        CausewayBridge::BatchAccepted::SIGNATURE_HASH,
+        CausewayBridge::TransferExecuted::SIGNATURE_HASH,
+        CausewayBridge::KeyRotated::SIGNATURE_HASH,
     ]
+}
+
+fn text<T>(
+    field: &str,
+    value: String,
+    make: impl FnOnce(String) -> Result<T, causeway_core::IdError>,
+) -> Result<T, Skip> {
+    make(value).map_err(|e| Skip::Undecodable(format!("{field}: {e}")))
+}
+
+/// The bridge's logs (specs/evm-adapter.md §4); `None` when `log` is not one.
+fn bridge_event(config: &EvmConfig, log: &RpcLog) -> Result<Option<EventKind>, Skip> {
+    let Some(bridge) = config.bridge.as_ref().filter(|b| b.contract == log.address) else {
+        return Ok(None);
+    };
+    let topic0 = log.topics.first().copied().unwrap_or_default();
+    let topics = log.topics.iter().copied();
+    let decode_err = |e: alloy::sol_types::Error| Skip::Undecodable(e.to_string());
+    Ok(Some(if topic0 == CausewayBridge::Sent::SIGNATURE_HASH {
+        let e = CausewayBridge::Sent::decode_raw_log(topics, &log.data).map_err(decode_err)?;
+        let dest_chain = text("destChain", e.destChain, ChainId::new)?;
+        let asset = text("assetId", e.assetId, AssetId::new)?;
+        EventKind::BridgeSent {
+            sender: address_text(e.sender),
+            dest_asset: bridge.dest_asset(&asset, &dest_chain),
+            dest_chain,
+            recipient: text("recipient", e.recipient, Address::new)?,
+            asset,
+            amount: Amount(e.amount),
+        }
+    } else if topic0 == CausewayBridge::BatchAccepted::SIGNATURE_HASH {
+        let e =
+            CausewayBridge::BatchAccepted::decode_raw_log(topics, &log.data).map_err(decode_err)?;
+        EventKind::BridgeBatchAccepted {
+            source_chain: text("sourceChain", e.sourceChain, ChainId::new)?,
+            sequence: e.sequence,
+            root: hash32(e.merkleRoot),
+            key_epoch: e.keyEpoch,
+        }
+    } else if topic0 == CausewayBridge::TransferExecuted::SIGNATURE_HASH {
+        let e = CausewayBridge::TransferExecuted::decode_raw_log(topics, &log.data)
+            .map_err(decode_err)?;
+        EventKind::BridgeReceived {
+            source_chain: text("sourceChain", e.sourceChain, ChainId::new)?,
+            source_position: Position::new(e.sourceHeight, e.sourceIndex),
+            source_tx_hash: hash32(e.sourceTx),
+            recipient: address_text(e.recipient),
+            asset: text("destAsset", e.destAsset, AssetId::new)?,
+            amount: Amount(e.amount),
+        }
+    } else if topic0 == CausewayBridge::KeyRotated::SIGNATURE_HASH {
+        let e =
+            CausewayBridge::KeyRotated::decode_raw_log(topics, &log.data).map_err(decode_err)?;
+        EventKind::BridgeKeyRotated {
+            key_epoch: e.newKeyEpoch,
+            group_key: hash32(e.newGroupKey),
+        }
+    } else {
+        return Ok(None);
+    }))
 }
 
 pub fn hash32(b: B256) -> Hash32 {
@@ -43,7 +107,9 @@ pub fn event_of(config: &EvmConfig, log: &RpcLog, time_ms: u64) -> Result<ChainE
     let from_htlc = Some(log.address) == config.htlc_contract;
     let decode_err = |e: alloy::sol_types::Error| Skip::Undecodable(e.to_string());
     let topics = log.topics.iter().copied();
-    let kind = if from_htlc && topic0 == CausewayHtlc::Locked::SIGNATURE_HASH {
+    let kind = if let Some(kind) = bridge_event(config, log)? {
+        kind
+    } else if from_htlc && topic0 == CausewayHtlc::Locked::SIGNATURE_HASH {
         let e = CausewayHtlc::Locked::decode_raw_log(topics, &log.data).map_err(decode_err)?;
         EventKind::HtlcLocked {
             lock_id: hash32(e.lockId),
@@ -118,6 +184,7 @@ mod tests {
             confirmations: 1,
             block_time_ms: 1000,
             assets,
+            bridge: None,
         }
     }
 

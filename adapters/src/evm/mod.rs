@@ -8,6 +8,7 @@
 //! is the prose form.
 
 mod abi;
+mod bridge;
 mod config;
 mod events;
 mod locks;
@@ -27,7 +28,10 @@ use serde_json::json;
 use tokio::sync::{Mutex, OnceCell};
 
 pub use abi::decode_revert;
-pub use config::{address_text, parse_evm_address, AssetRef, EvmConfig, NATIVE};
+pub use bridge::{bridge_deploy_code, BridgeAssetSpec};
+pub use config::{
+    address_text, parse_evm_address, AssetRef, BridgeRoute, EvmBridge, EvmConfig, NATIVE,
+};
 pub use tx::{RawEvmTx, SignedTx};
 
 use crate::{
@@ -115,6 +119,7 @@ impl EvmAdapter {
                 confirmations: 0,
                 block_time_ms: 1_000,
                 assets: BTreeMap::new(),
+                bridge: None,
             },
             Some(secret),
         )
@@ -354,12 +359,7 @@ impl EvmAdapter {
             }
             Action::BridgeSend { .. }
             | Action::BridgeSubmitAttestation { .. }
-            | Action::BridgeExecute { .. } => {
-                return Err(AdapterError::Unsupported {
-                    chain: self.config.chain.clone(),
-                    what: format!("action {} (the EVM bridge is not wired yet)", action.name()),
-                })
-            }
+            | Action::BridgeExecute { .. } => return self.bridge_calls(from, action).await,
         })
     }
 
@@ -517,6 +517,7 @@ impl EvmAdapter {
         let (_, finalized) = self.heights().await?;
         let mut addresses = self.config.tokens();
         addresses.extend(self.config.htlc_contract);
+        addresses.extend(self.config.bridge.as_ref().map(|b| b.contract));
         let topics = json!([followed_topics()
             .iter()
             .map(|t| t.to_string())
@@ -765,7 +766,7 @@ impl ChainAdapter for EvmAdapter {
         Capabilities {
             transfer: true,
             htlc: self.config.htlc_contract.is_some(),
-            bridge: false,
+            bridge: self.config.bridge.is_some(),
         }
     }
 }

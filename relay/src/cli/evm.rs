@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use causeway_adapters::evm::{address_text, parse_evm_address, EvmAdapter};
+use causeway_adapters::evm::{
+    address_text, bridge_deploy_code, parse_evm_address, BridgeAssetSpec, EvmAdapter,
+};
 use causeway_core::ChainId;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -14,15 +16,42 @@ use crate::keystore::Keystore;
 /// The committed artifacts (specs/evm-contracts.md §1.4), so the binary deploys exactly them.
 const HTLC_ARTIFACT: &str = include_str!("../../../contracts/artifacts/CausewayHTLC.json");
 const TEST_TOKEN_ARTIFACT: &str = include_str!("../../../contracts/artifacts/test/TestToken.json");
+const BRIDGE_ARTIFACT: &str = include_str!("../../../contracts/artifacts/CausewayBridge.json");
+/// Most assets one bridge lists (the contract's `MAX_ASSETS`).
+const MAX_BRIDGE_ASSETS: usize = 64;
 /// How long a deployment may take to be mined.
 const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most `--mint` entries one call accepts.
 const MAX_MINTS: usize = 64;
 
+// The variants are the subcommands users type (`deploy-htlc`, `deploy-bridge`, ...).
+#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 pub enum EvmCommand {
     /// Deploy CausewayHTLC and print its address (put it in `[chain.evm] htlc_contract`).
     DeployHtlc(DeployArgs),
+    /// Deploy CausewayBridge for the notary committee (put its address in
+    /// `[chain.evm] bridge_contract`, and each wrapped token in `[chain.evm.assets]`).
+    DeployBridge {
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// This EVM chain's Causeway chain id: the destination every batch must name.
+        #[arg(long)]
+        chain_id: ChainId,
+        /// From `causeway notary dkg`.
+        #[arg(long)]
+        committee_id: causeway_core::Hash32,
+        #[arg(long)]
+        group_key: causeway_core::Hash32,
+        #[arg(long, default_value_t = 1)]
+        key_epoch: u64,
+        /// List an existing ERC-20 as a vault asset: ASSET=0xTOKEN; repeatable.
+        #[arg(long = "vault", value_name = "ASSET=0xTOKEN")]
+        vaults: Vec<String>,
+        /// List a wrapped asset the bridge mints: a new token named after ASSET; repeatable.
+        #[arg(long = "wrapped", value_name = "ASSET")]
+        wrapped: Vec<causeway_core::AssetId>,
+    },
     /// Deploy OpenZeppelin's test ERC-20 (`TestToken`, anyone may mint) and mint to accounts:
     /// for tests and demos, never for real assets.
     DeployToken {
@@ -52,6 +81,61 @@ pub async fn run(cmd: EvmCommand, keystore: &Keystore, out: Output) -> Result<()
             out.print(
                 &json!({"contract": "CausewayHTLC", "address": address, "tx": tx}),
                 || format!("CausewayHTLC deployed at {address} (transaction {tx})"),
+            );
+        }
+        EvmCommand::DeployBridge {
+            deploy: args,
+            chain_id,
+            committee_id,
+            group_key,
+            key_epoch,
+            vaults,
+            wrapped,
+        } => {
+            let mut assets = Vec::new();
+            for v in &vaults {
+                let (asset, token) = v
+                    .split_once('=')
+                    .with_context(|| format!("--vault {v:?}: expected ASSET=0xTOKEN"))?;
+                assets.push(BridgeAssetSpec {
+                    asset: causeway_core::AssetId::new(asset)
+                        .with_context(|| format!("--vault {v:?}"))?,
+                    vault_token: Some(
+                        parse_evm_address(token).map_err(|e| anyhow::anyhow!("--vault: {e}"))?,
+                    ),
+                });
+            }
+            assets.extend(wrapped.iter().map(|asset| BridgeAssetSpec {
+                asset: asset.clone(),
+                vault_token: None,
+            }));
+            if assets.is_empty() || assets.len() > MAX_BRIDGE_ASSETS {
+                anyhow::bail!("list 1..={MAX_BRIDGE_ASSETS} assets with --vault or --wrapped");
+            }
+            let code = bridge_deploy_code(
+                &artifact_code(BRIDGE_ARTIFACT)?,
+                committee_id,
+                &chain_id,
+                group_key.0,
+                key_epoch,
+                &assets,
+            );
+            let (adapter, address, tx) = deploy_code(&args, keystore, code).await?;
+            let bridge = parse_evm_address(address.as_str()).map_err(anyhow::Error::msg)?;
+            let mut tokens = serde_json::Map::new();
+            for a in &assets {
+                let token = adapter.bridge_asset_token(bridge, a.asset.as_str()).await?;
+                tokens.insert(a.asset.to_string(), json!(address_text(token)));
+            }
+            out.print(
+                &json!({"contract": "CausewayBridge", "address": address, "tx": tx, "assets": tokens}),
+                || {
+                    let listed: Vec<String> = tokens.iter().map(|(a, t)| format!("{a} = {t}")).collect();
+                    format!(
+                        "CausewayBridge deployed at {address} (transaction {tx})\nassets: {}",
+                        listed.join(", ")
+                    )
+                },
             );
         }
         EvmCommand::DeployToken { deploy: args, mint } => {
@@ -95,16 +179,28 @@ async fn deploy(
     keystore: &Keystore,
     artifact: &str,
 ) -> Result<(EvmAdapter, causeway_core::Address, causeway_core::Hash32)> {
-    let key = keystore
-        .load_secp256k1(&args.key)
-        .with_context(|| format!("--key {:?}", args.key))?;
+    deploy_code(args, keystore, artifact_code(artifact)?).await
+}
+
+/// The creation bytecode of an embedded artifact.
+fn artifact_code(artifact: &str) -> Result<Vec<u8>> {
     let artifact: serde_json::Value =
         serde_json::from_str(artifact).context("the embedded contract artifact is not JSON")?;
     let code = artifact["bytecode"]
         .as_str()
         .context("the embedded contract artifact has no bytecode")?;
-    let code = hex::decode(code.trim_start_matches("0x"))
-        .context("the embedded contract artifact's bytecode is not hex")?;
+    hex::decode(code.trim_start_matches("0x"))
+        .context("the embedded contract artifact's bytecode is not hex")
+}
+
+async fn deploy_code(
+    args: &DeployArgs,
+    keystore: &Keystore,
+    code: Vec<u8>,
+) -> Result<(EvmAdapter, causeway_core::Address, causeway_core::Hash32)> {
+    let key = keystore
+        .load_secp256k1(&args.key)
+        .with_context(|| format!("--key {:?}", args.key))?;
     let chain = ChainId::new("evm-deploy").expect("valid chain id");
     let adapter = EvmAdapter::for_tools(chain, &args.rpc, key.secret).await?;
     let (tx, contract) = adapter.execute(None, code, DEPLOY_TIMEOUT).await?;
