@@ -16,6 +16,8 @@ use crate::keystore::Keystore;
 
 /// Most assets one EVM chain maps.
 pub const MAX_EVM_ASSETS: usize = 64;
+/// Most `[[chain.evm.bridge_routes]]` one EVM chain lists.
+pub const MAX_BRIDGE_ROUTES: usize = 256;
 
 /// `[chain.evm]`: what only an EVM chain needs.
 #[derive(Debug, Clone, Deserialize, clap::Args)]
@@ -45,10 +47,11 @@ pub struct EvmChainConfig {
     #[serde(default)]
     #[arg(skip)]
     pub assets: BTreeMap<AssetId, String>,
-    /// Address of the deployed CausewayBridge (`causeway evm deploy-bridge`).
+    /// Address of the deployed CausewayBridge (`causeway evm deploy-bridge`); without it
+    /// the chain takes no part in notary transfers.
     #[serde(default)]
     #[arg(skip)]
-    pub bridge_contract: Option<String>,
+    pub bridge: Option<String>,
     /// `[[chain.evm.bridge_routes]]`: what an asset sent from here becomes on a destination.
     #[serde(default)]
     #[arg(skip)]
@@ -107,18 +110,24 @@ impl EvmChainConfig {
                 self.block_time_ms
             );
         }
+        if self.bridge_routes.len() > MAX_BRIDGE_ROUTES {
+            bail!(
+                "{at}.bridge_routes: {} routes, at most {MAX_BRIDGE_ROUTES}",
+                self.bridge_routes.len()
+            );
+        }
         let bridge = self
-            .bridge_contract
+            .bridge
             .as_deref()
             .map(parse_evm_address)
             .transpose()
-            .map_err(|e| anyhow::anyhow!("{at}.bridge_contract: {e}"))?
+            .map_err(|e| anyhow::anyhow!("{at}.bridge: {e}"))?
             .map(|contract| EvmBridge {
                 contract,
                 routes: self.bridge_routes.clone(),
             });
         if bridge.is_none() && !self.bridge_routes.is_empty() {
-            bail!("{at}.bridge_routes: set bridge_contract too (the routes belong to a bridge)");
+            bail!("{at}.bridge_routes: set `bridge` too (the routes belong to a bridge)");
         }
         Ok(EvmConfig {
             chain: chain.id.clone(),
@@ -157,4 +166,48 @@ pub fn build_evm_adapter(
         section.adapter_config(chain)?,
         secret,
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(evm_table: &str) -> ChainConfig {
+        toml::from_str(&format!(
+            "id = \"evm-b\"\nkind = \"evm\"\nendpoint = \"http://127.0.0.1:8545\"\n[evm]\nevm_chain_id = 31337\n{evm_table}"
+        ))
+        .unwrap()
+    }
+
+    fn adapter_config(evm_table: &str) -> Result<EvmConfig> {
+        let chain = chain(evm_table);
+        chain.evm.as_ref().unwrap().adapter_config(&chain)
+    }
+
+    const ROUTE: &str =
+        "[[evm.bridge_routes]]\nasset = \"WUSD\"\ndest_chain = \"dev-a\"\ndest_asset = \"USD\"\n";
+
+    // specs/evm-adapter.md §1, §4.1: `bridge` names the contract; routes need a bridge.
+    #[test]
+    fn the_bridge_and_its_routes_are_read_and_checked() {
+        assert!(adapter_config("").unwrap().bridge.is_none());
+        let bridge = format!("0x{}", "b1".repeat(20));
+        let config = adapter_config(&format!("bridge = \"{bridge}\"\n{ROUTE}")).unwrap();
+        let read = config.bridge.unwrap();
+        assert_eq!(read.contract, parse_evm_address(&bridge).unwrap());
+        let (wusd, dev_a) = (AssetId::new("WUSD").unwrap(), "dev-a".parse().unwrap());
+        assert_eq!(read.dest_asset(&wusd, &dev_a).as_str(), "USD");
+        let orphan = adapter_config(ROUTE).unwrap_err().to_string();
+        assert!(orphan.contains("set `bridge` too"), "{orphan}");
+        let typo = adapter_config("bridge = \"0x12\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("[chain.evm].bridge"), "{typo}");
+        let many = format!(
+            "bridge = \"{bridge}\"\n{}",
+            ROUTE.repeat(MAX_BRIDGE_ROUTES + 1)
+        );
+        let err = adapter_config(&many).unwrap_err().to_string();
+        assert!(err.contains("at most"), "{err}");
+    }
 }

@@ -209,7 +209,7 @@ impl Executor {
         self.inner
             .actions
             .insert(record.id.as_bytes(), serde_json::to_vec(record)?)?;
-        self.inner.db.flush_async().await?;
+        crate::durable::flush(&self.inner.db).await?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod durable;
 pub mod evm;
 pub mod executor;
 pub mod keystore;

@@ -139,11 +139,7 @@ impl Store {
     }
 
     pub async fn flush(&self) -> Result<()> {
-        self.db
-            .flush_async()
-            .await
-            .context("relay database flush failed")?;
-        Ok(())
+        crate::durable::flush(&self.db).await
     }
 }
 

@@ -500,9 +500,15 @@ fn demo_evm_completes_its_swap_against_anvil() {
         run.stdout
     );
     assert!(run.stdout.contains("swap complete"), "{}", run.stdout);
+    // Alice moved 100 of her 1000 GOLD to anvil through the committee, then got 50 in the swap.
+    assert!(
+        run.stdout.contains("notary transfer released: on anvil"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
-            .contains("alice 999900 USD on anvil, 1050 GOLD on devchain-a"),
+            .contains("alice 999900 USD on anvil, 950 GOLD on devchain-a"),
         "{}",
         run.stdout
     );

@@ -51,13 +51,7 @@ fn member_dir(net: &Net, i: usize) -> PathBuf {
 
 /// Fast batches and attempts, so failures and fallbacks show within seconds.
 fn notary_settings(b_id: &str) -> String {
-    let mut text = String::from("batch_blocks = 2\nattempt_timeout_ms = 1500\nfallback_ms = 600\n");
-    for (source, dest, asset) in [("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")] {
-        text.push_str(&format!(
-            "\n[[notary.limit]]\nsource_chain = \"{source}\"\ndest_chain = \"{dest}\"\nasset = \"{asset}\"\nceiling = \"500\"\nwindow_ms = 3600000\n"
-        ));
-    }
-    text
+    committee::local_settings(2, 500, &[("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")])
 }
 
 /// The whole committee: member keys, committee file, DKG by five processes, two chains

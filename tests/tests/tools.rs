@@ -126,7 +126,8 @@ fn bench_transfers_times_each_stage_through_a_committee() {
     assert!(out.join("latency.svg").exists());
 }
 
-// README's first command: the demo's transfer and swap between two devchains complete.
+// README's first command: the demo's transfer, notary transfer and swap between two
+// devchains complete.
 #[test]
 fn demo_runs_a_transfer_and_a_swap_between_two_devchains() {
     let net = Net::new();
@@ -135,6 +136,12 @@ fn demo_runs_a_transfer_and_a_swap_between_two_devchains() {
     assert!(
         run.stdout
             .contains("relay followed the transfer of 250 USD"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("notary transfer released: on devchain-b"),
         "{}",
         run.stdout
     );

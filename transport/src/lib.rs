@@ -3,23 +3,31 @@
 //! sending and the peers' inbound connections for receiving. A peer is known by its static
 //! X25519 key from the committee file; nothing is ever sent in plaintext.
 
+mod acceptor;
+mod config;
+mod dialer;
+mod error;
 mod frame;
+mod handshake;
 mod keys;
-mod link;
+mod peer;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
+pub use config::{MemberNumber, PeerSpec, TransportConfig};
+pub use error::TransportError;
 pub use frame::MAX_PAYLOAD_BYTES;
 pub use keys::{generate_keypair, public_from_secret};
+pub use peer::{Inbound, PeerStatus};
 
-/// A member's number: 1-based, equal to its FROST identifier.
-pub type MemberNumber = u16;
+use acceptor::Listener;
+use peer::Peer;
 
 /// Messages queued for one peer before `send` refuses more.
 pub const MAX_QUEUED_PER_PEER: usize = 4096;
@@ -28,84 +36,9 @@ pub const MAX_INBOUND_QUEUE: usize = 8192;
 /// Inbound connections served at once (each peer needs one; strangers are cut off fast).
 pub const MAX_INBOUND_CONNECTIONS: usize = 1024;
 
-#[derive(Clone, Debug)]
-pub struct PeerSpec {
-    pub number: MemberNumber,
-    pub noise_public: [u8; 32],
-    /// `host:port`.
-    pub endpoint: String,
-}
-
-#[derive(Clone)]
-pub struct TransportConfig {
-    pub me: MemberNumber,
-    pub noise_secret: [u8; 32],
-    /// `host:port` to listen on.
-    pub listen: String,
-    /// Every other member.
-    pub peers: Vec<PeerSpec>,
-}
-
-/// One authenticated message: `from` is the peer whose static key completed the handshake.
-#[derive(Debug)]
-pub struct Inbound {
-    pub from: MemberNumber,
-    pub payload: Vec<u8>,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct PeerStatus {
-    pub number: MemberNumber,
-    pub connected: bool,
-    pub queued: usize,
-    pub frames_sent: u64,
-    pub frames_received: u64,
-    pub dropped_queue_full: u64,
-    pub handshake_failures: u64,
-    pub reconnects: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("cannot listen on {address}: {source}; is another member or process using it?")]
-    Listen {
-        address: String,
-        source: std::io::Error,
-    },
-    #[error("member {0} is not a peer of this member; check the committee file")]
-    UnknownPeer(MemberNumber),
-    #[error("message of {size} bytes is larger than the channel's {MAX_PAYLOAD_BYTES}")]
-    TooLarge { size: usize },
-    #[error("{queued} messages already wait for member {peer} (limit {MAX_QUEUED_PER_PEER}); it is down or slow")]
-    QueueFull { peer: MemberNumber, queued: usize },
-    #[error("the channel is shut down")]
-    Closed,
-    #[error("noise: {0}")]
-    Noise(String),
-}
-
-impl From<snow::Error> for TransportError {
-    fn from(e: snow::Error) -> Self {
-        TransportError::Noise(e.to_string())
-    }
-}
-
-/// What every task shares about one peer.
-pub(crate) struct Peer {
-    pub spec: PeerSpec,
-    pub connected: AtomicBool,
-    pub queued: AtomicUsize,
-    pub stats: Mutex<PeerStatus>,
-}
-
-impl Peer {
-    pub fn count(&self, f: impl FnOnce(&mut PeerStatus)) {
-        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-}
-
 struct Inner {
     peers: BTreeMap<MemberNumber, (Arc<Peer>, mpsc::Sender<Vec<u8>>)>,
+    refused: Arc<AtomicU64>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -116,114 +49,110 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Binds `listen`, starts the accept loop and one dialer per peer, and returns the handle
-    /// and the stream of authenticated inbound messages.
+    /// Binds `listen`, spawns the accept loop and one dialer task per peer; returns the
+    /// handle and the single bounded stream of authenticated inbound messages.
     pub async fn start(
         config: TransportConfig,
     ) -> Result<(Transport, mpsc::Receiver<Inbound>), TransportError> {
-        let listener =
+        config.validate()?;
+        let tcp =
             TcpListener::bind(&config.listen)
                 .await
                 .map_err(|source| TransportError::Listen {
                     address: config.listen.clone(),
                     source,
                 })?;
+        let span = tracing::info_span!("committee_channel", me = config.me);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let (inbound_tx, inbound_rx) = mpsc::channel(MAX_INBOUND_QUEUE);
+        let (inbound, inbound_rx) = mpsc::channel(MAX_INBOUND_QUEUE);
         let secret = Arc::new(config.noise_secret);
         let mut peers = BTreeMap::new();
         for spec in config.peers {
-            let peer = Arc::new(Peer {
-                stats: Mutex::new(PeerStatus {
-                    number: spec.number,
-                    ..PeerStatus::default()
-                }),
-                spec,
-                connected: AtomicBool::new(false),
-                queued: AtomicUsize::new(0),
-            });
-            let (tx, rx) = mpsc::channel(MAX_QUEUED_PER_PEER);
-            tokio::spawn(link::dial(
-                peer.clone(),
-                secret.clone(),
-                rx,
-                shutdown_rx.clone(),
-            ));
-            peers.insert(peer.spec.number, (peer, tx));
+            let peer = Arc::new(Peer::new(spec));
+            let (queue, queue_rx) = mpsc::channel(MAX_QUEUED_PER_PEER);
+            let dialer = dialer::dial(peer.clone(), secret.clone(), queue_rx, shutdown_rx.clone());
+            tokio::spawn(dialer.instrument(span.clone()));
+            peers.insert(peer.spec.number, (peer, queue));
         }
-        let known: Arc<BTreeMap<[u8; 32], Arc<Peer>>> = Arc::new(
-            peers
+        let refused = Arc::new(AtomicU64::new(0));
+        let listener = Arc::new(Listener {
+            secret,
+            peers: peers
                 .values()
                 .map(|(p, _)| (p.spec.noise_public, p.clone()))
                 .collect(),
-        );
-        tokio::spawn(link::accept(
-            listener,
-            secret,
-            known,
-            inbound_tx,
-            shutdown_rx,
-        ));
+            inbound,
+            refused: refused.clone(),
+        });
+        tokio::spawn(acceptor::accept(tcp, listener, shutdown_rx).instrument(span));
+        let inner = Inner {
+            peers,
+            refused,
+            shutdown,
+        };
         Ok((
             Transport {
-                inner: Arc::new(Inner { peers, shutdown }),
+                inner: Arc::new(inner),
             },
             inbound_rx,
         ))
     }
 
-    /// Queues `payload` for `to` without waiting.
+    /// Never blocks: queues `payload` for `to`, delivered in order once the link is up.
     pub fn send(&self, to: MemberNumber, payload: Vec<u8>) -> Result<(), TransportError> {
-        if payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(TransportError::TooLarge {
-                size: payload.len(),
-            });
-        }
         let (peer, queue) = self
             .inner
             .peers
             .get(&to)
-            .ok_or(TransportError::UnknownPeer(to))?;
+            .ok_or(TransportError::UnknownPeer { peer: to })?;
+        if payload.is_empty() {
+            return Err(TransportError::Empty { peer: to });
+        }
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(TransportError::TooLarge {
+                peer: to,
+                size: payload.len(),
+            });
+        }
+        peer.queued_one();
         match queue.try_send(payload) {
-            Ok(()) => {
-                peer.queued.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
+                peer.dequeued_one();
                 peer.count(|s| s.dropped_queue_full += 1);
                 Err(TransportError::QueueFull {
                     peer: to,
                     queued: MAX_QUEUED_PER_PEER,
                 })
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(TransportError::Closed),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                peer.dequeued_one();
+                Err(TransportError::Closed { peer: to })
+            }
         }
     }
 
-    /// Peers whose outbound channel is handshaken and live now.
+    /// Peers whose outbound channel is handshaken and live right now.
     pub fn connected(&self) -> Vec<MemberNumber> {
         self.inner
             .peers
             .iter()
-            .filter(|(_, (p, _))| p.connected.load(Ordering::Relaxed))
+            .filter(|(_, (p, _))| p.is_connected())
             .map(|(n, _)| *n)
             .collect()
     }
 
     pub fn status(&self) -> Vec<PeerStatus> {
-        self.inner
-            .peers
-            .values()
-            .map(|(p, _)| {
-                let mut s = p.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                s.connected = p.connected.load(Ordering::Relaxed);
-                s.queued = p.queued.load(Ordering::Relaxed);
-                s
-            })
-            .collect()
+        self.inner.peers.values().map(|(p, _)| p.status()).collect()
     }
 
-    /// Stops every task and closes the listener.
+    /// Inbound connections closed before they proved to be a peer (unknown key, garbled or
+    /// slow handshake, no free slot): strangers and misconfigured members.
+    pub fn refused_connections(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
+    }
+
+    /// Stops every task and closes the listener (dropping the last clone does the same).
     pub fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
     }
@@ -234,6 +163,3 @@ impl Drop for Inner {
         let _ = self.shutdown.send(true);
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -9,7 +9,7 @@ use causeway_notary::{Attestation, MerkleProof, Transfer};
 
 use super::abi::{
     BridgeAsset, BridgeKeyRotation, BridgePauseControl, BridgeTransfer, BridgeTransferBatch,
-    CausewayBridge, Erc20,
+    CausewayBridge,
 };
 use super::config::{parse_evm_address, EvmBridge};
 use super::rpc::CallRequest;
@@ -29,7 +29,8 @@ impl EvmAdapter {
             .as_ref()
             .ok_or_else(|| AdapterError::Unsupported {
                 chain: self.config.chain.clone(),
-                what: "bridge actions without `bridge_contract` in the chain's [chain.evm] config"
+                what: "bridge actions without a bridge: set `[chain.evm] bridge` to the address \
+                       `causeway evm deploy-bridge` printed"
                     .into(),
             })
     }
@@ -64,19 +65,9 @@ impl EvmAdapter {
                     .abi_encode(),
                 );
                 let token = self.bridge_token(from, bridge, asset.as_str()).await?;
-                if self.allowance(token, from, bridge).await? >= U256::from(amount.0) {
-                    vec![(send, None)]
-                } else {
-                    let approve = call(
-                        token,
-                        Erc20::approveCall {
-                            spender: bridge,
-                            value: U256::MAX,
-                        }
-                        .abi_encode(),
-                    );
-                    vec![(approve, None), (send, Some(SEND_AFTER_APPROVE_GAS))]
-                }
+                let amount = U256::from(amount.0);
+                self.approving_first(token, bridge, amount, send, SEND_AFTER_APPROVE_GAS)
+                    .await?
             }
             Action::BridgeSubmitAttestation {
                 attestation,
@@ -86,6 +77,7 @@ impl EvmAdapter {
                 let signature = Bytes::from(self.hex_field("signature", signature)?);
                 let parsed = Attestation::from_bytes(&bytes)
                     .map_err(|e| self.rejected(format!("attestation: {e}")))?;
+                self.check_attested_chain(&parsed)?;
                 let input = match parsed {
                     Attestation::TransferBatch(a) => CausewayBridge::submitBatchCall {
                         batch: BridgeTransferBatch {
@@ -164,7 +156,7 @@ impl EvmAdapter {
     }
 
     /// The token the bridge moves for `asset` (a vault's token, or its wrapped token).
-    async fn bridge_token(
+    pub(super) async fn bridge_token(
         &self,
         from: EvmAddress,
         bridge: EvmAddress,
@@ -186,60 +178,186 @@ impl EvmAdapter {
         Ok(token)
     }
 
+    /// The contract rebuilds the signed bytes with its own chain id, so an attestation for
+    /// another chain could only fail as `InvalidSignature`: name the real mistake instead.
+    fn check_attested_chain(&self, attestation: &Attestation) -> Result<(), AdapterError> {
+        let chain = match attestation {
+            Attestation::TransferBatch(a) => &a.dest_chain,
+            Attestation::KeyRotation(r) => &r.chain,
+            Attestation::Pause(p) => &p.chain,
+        };
+        if chain == &self.config.chain {
+            return Ok(());
+        }
+        Err(self.rejected(format!(
+            "the attestation is for chain {chain}, not {}: submit it to {chain}'s bridge",
+            self.config.chain
+        )))
+    }
+
     fn hex_field(&self, field: &str, text: &str) -> Result<Vec<u8>, AdapterError> {
         alloy::hex::decode(text.trim_start_matches("0x"))
             .map_err(|e| self.rejected(format!("{field} is not hex: {e}")))
     }
 }
 
-/// One asset a new bridge lists: a vault for an existing token, or a wrapped token the
-/// bridge deploys and alone mints (named after the asset, 18 decimals).
-#[derive(Clone, Debug)]
-pub struct BridgeAssetSpec {
-    pub asset: causeway_core::AssetId,
-    pub vault_token: Option<EvmAddress>,
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
 
-/// The deployment code of `CausewayBridge`: its bytecode and ABI-encoded constructor
-/// `(committeeId, chainId, groupKey, keyEpoch, assets)`.
-pub fn bridge_deploy_code(
-    bytecode: &[u8],
-    committee_id: causeway_core::Hash32,
-    chain: &causeway_core::ChainId,
-    group_key: [u8; 32],
-    key_epoch: u64,
-    assets: &[BridgeAssetSpec],
-) -> Vec<u8> {
-    use alloy::sol_types::SolValue;
-    let setups: Vec<super::abi::BridgeAssetSetup> = assets
-        .iter()
-        .map(|a| super::abi::BridgeAssetSetup {
-            assetId: a.asset.to_string(),
-            vaultToken: a.vault_token.unwrap_or(EvmAddress::ZERO),
-            wrappedName: format!("Causeway {}", a.asset),
-            wrappedSymbol: a.asset.to_string(),
-            wrappedDecimals: 18,
-        })
-        .collect();
-    let args = (
-        B256::from(committee_id.0),
-        chain.to_string(),
-        B256::from(group_key),
-        key_epoch,
-        setups,
-    )
-        .abi_encode_params();
-    [bytecode, &args].concat()
-}
+    use causeway_core::{Address, Amount, AssetId, ChainId, Hash32, Position};
+    use causeway_notary::{PauseControl, TransferAttestation, TransferBatch};
 
-impl EvmAdapter {
-    /// The token `bridge` moves for `asset` (for deployment tools: a wrapped token's address).
-    pub async fn bridge_asset_token(
-        &self,
-        bridge: EvmAddress,
-        asset: &str,
-    ) -> Result<EvmAddress, AdapterError> {
-        let from = self.signer_key()?.address();
-        self.bridge_token(from, bridge, asset).await
+    use super::*;
+    use crate::evm::config::EvmConfig;
+
+    const BRIDGE: EvmAddress = EvmAddress::repeat_byte(0xB1);
+
+    /// No node behind it: the attestation and execute paths read nothing from the chain.
+    fn adapter(bridge: bool) -> EvmAdapter {
+        let config = EvmConfig {
+            chain: ChainId::new("evm-b").unwrap(),
+            endpoint: "http://127.0.0.1:9".into(),
+            evm_chain_id: 31337,
+            htlc_contract: None,
+            confirmations: 1,
+            block_time_ms: 1000,
+            assets: BTreeMap::new(),
+            bridge: bridge.then(|| EvmBridge {
+                contract: BRIDGE,
+                routes: vec![],
+            }),
+        };
+        EvmAdapter::new(config, Some([7; 32])).unwrap()
+    }
+
+    fn batch(dest: &str) -> TransferBatch {
+        let transfers = (1..=3)
+            .map(|i| Transfer {
+                source_chain: ChainId::new("dev-a").unwrap(),
+                source_position: Position::new(i, 0),
+                source_tx_hash: Hash32([i as u8; 32]),
+                asset: AssetId::new("USD").unwrap(),
+                amount: Amount(u128::from(i)),
+                sender: Address::new("alice").unwrap(),
+                recipient: Address::new(format!("0x{}", "cd".repeat(20))).unwrap(),
+                dest_asset: AssetId::new("WUSD").unwrap(),
+            })
+            .collect();
+        let id = Hash32([9; 32]);
+        let (source, dest) = (ChainId::new("dev-a").unwrap(), ChainId::new(dest).unwrap());
+        TransferBatch::build(id, 1, source, dest, 4, transfers).unwrap()
+    }
+
+    fn submit(attestation: &Attestation) -> Action {
+        Action::BridgeSubmitAttestation {
+            attestation: alloy::hex::encode(attestation.to_bytes().unwrap()),
+            signature: "ab".repeat(64),
+        }
+    }
+
+    async fn only_call(adapter: &EvmAdapter, action: &Action) -> CallRequest {
+        let mut calls = adapter
+            .bridge_calls(EvmAddress::ZERO, action)
+            .await
+            .unwrap();
+        assert_eq!(calls.len(), 1);
+        let (call, gas) = calls.remove(0);
+        assert_eq!((call.to, gas), (Some(BRIDGE), None));
+        call
+    }
+
+    // specs/evm-adapter.md §4.2: the ABI struct carries exactly the attested fields.
+    #[tokio::test]
+    async fn a_transfer_attestation_becomes_submit_batch_with_its_fields() {
+        let attested: TransferAttestation = batch("evm-b").attestation;
+        let call = only_call(
+            &adapter(true),
+            &submit(&Attestation::TransferBatch(attested.clone())),
+        )
+        .await;
+        let decoded = CausewayBridge::submitBatchCall::abi_decode(&call.input).unwrap();
+        assert_eq!(decoded.batch.keyEpoch, 1);
+        assert_eq!(decoded.batch.sourceChain, "dev-a");
+        assert_eq!(decoded.batch.sequence, 4);
+        assert_eq!(decoded.batch.transferCount, 3);
+        assert_eq!(decoded.batch.merkleRoot.0, attested.merkle_root.0);
+        assert_eq!(decoded.signature.to_vec(), vec![0xab; 64]);
+    }
+
+    #[tokio::test]
+    async fn a_pause_attestation_becomes_set_paused() {
+        let pause = Attestation::Pause(PauseControl {
+            committee_id: Hash32([9; 32]),
+            key_epoch: 3,
+            chain: ChainId::new("evm-b").unwrap(),
+            control_sequence: 5,
+            paused: true,
+        });
+        let call = only_call(&adapter(true), &submit(&pause)).await;
+        let decoded = CausewayBridge::setPausedCall::abi_decode(&call.input).unwrap();
+        assert_eq!(
+            (
+                decoded.control.keyEpoch,
+                decoded.control.controlSequence,
+                decoded.control.paused
+            ),
+            (3, 5, true)
+        );
+    }
+
+    // specs/evm-adapter.md §4.3: the root is the one the proof leads to.
+    #[tokio::test]
+    async fn execute_passes_the_transfer_its_proof_and_the_root_it_leads_to() {
+        let batch = batch("evm-b");
+        let action = Action::BridgeExecute {
+            transfer: batch.transfers[2].clone(),
+            proof: batch.proof(2).unwrap(),
+        };
+        let call = only_call(&adapter(true), &action).await;
+        let decoded = CausewayBridge::executeCall::abi_decode(&call.input).unwrap();
+        assert_eq!(decoded.merkleRoot.0, batch.attestation.merkle_root.0);
+        assert_eq!(decoded.index, 2);
+        assert_eq!(decoded.transfer.sourceHeight, 3);
+        assert_eq!(decoded.transfer.recipient, EvmAddress::repeat_byte(0xCD));
+        assert_eq!(decoded.transfer.destAsset, "WUSD");
+    }
+
+    #[tokio::test]
+    async fn refusals_name_the_mistake() {
+        let chain = adapter(true);
+        let elsewhere = submit(&Attestation::TransferBatch(batch("evm-c").attestation));
+        let err = chain
+            .bridge_calls(EvmAddress::ZERO, &elsewhere)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("for chain evm-c, not evm-b"),
+            "{err}"
+        );
+        let garbled = Action::BridgeSubmitAttestation {
+            attestation: "0102".into(),
+            signature: "zz".into(),
+        };
+        let err = chain
+            .bridge_calls(EvmAddress::ZERO, &garbled)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("signature is not hex"), "{err}");
+        let mut transfer = batch("evm-b").transfers[0].clone();
+        let proof = batch("evm-b").proof(0).unwrap();
+        transfer.recipient = Address::new("alice").unwrap();
+        let err = chain
+            .bridge_calls(EvmAddress::ZERO, &Action::BridgeExecute { transfer, proof })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("transfer recipient"), "{err}");
+        let err = adapter(false)
+            .bridge_calls(EvmAddress::ZERO, &elsewhere)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AdapterError::Unsupported { ref what, .. } if what.contains("[chain.evm] bridge"))
+        );
     }
 }

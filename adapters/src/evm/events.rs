@@ -2,9 +2,10 @@
 
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolEvent;
-use causeway_core::{Address, Amount, AssetId, ChainEvent, ChainId, EventKind, Hash32, Position};
+use causeway_core::{Amount, ChainEvent, EventKind, Hash32, Position};
 
 use super::abi::{CausewayBridge, CausewayHtlc, Erc20};
+use super::bridge_events::bridge_event;
 use super::config::{address_text, EvmConfig};
 use super::rpc::RpcLog;
 
@@ -29,66 +30,6 @@ pub fn followed_topics() -> Vec<B256> {
         CausewayBridge::TransferExecuted::SIGNATURE_HASH,
         CausewayBridge::KeyRotated::SIGNATURE_HASH,
     ]
-}
-
-fn text<T>(
-    field: &str,
-    value: String,
-    make: impl FnOnce(String) -> Result<T, causeway_core::IdError>,
-) -> Result<T, Skip> {
-    make(value).map_err(|e| Skip::Undecodable(format!("{field}: {e}")))
-}
-
-/// The bridge's logs (specs/evm-adapter.md §4); `None` when `log` is not one.
-fn bridge_event(config: &EvmConfig, log: &RpcLog) -> Result<Option<EventKind>, Skip> {
-    let Some(bridge) = config.bridge.as_ref().filter(|b| b.contract == log.address) else {
-        return Ok(None);
-    };
-    let topic0 = log.topics.first().copied().unwrap_or_default();
-    let topics = log.topics.iter().copied();
-    let decode_err = |e: alloy::sol_types::Error| Skip::Undecodable(e.to_string());
-    Ok(Some(if topic0 == CausewayBridge::Sent::SIGNATURE_HASH {
-        let e = CausewayBridge::Sent::decode_raw_log(topics, &log.data).map_err(decode_err)?;
-        let dest_chain = text("destChain", e.destChain, ChainId::new)?;
-        let asset = text("assetId", e.assetId, AssetId::new)?;
-        EventKind::BridgeSent {
-            sender: address_text(e.sender),
-            dest_asset: bridge.dest_asset(&asset, &dest_chain),
-            dest_chain,
-            recipient: text("recipient", e.recipient, Address::new)?,
-            asset,
-            amount: Amount(e.amount),
-        }
-    } else if topic0 == CausewayBridge::BatchAccepted::SIGNATURE_HASH {
-        let e =
-            CausewayBridge::BatchAccepted::decode_raw_log(topics, &log.data).map_err(decode_err)?;
-        EventKind::BridgeBatchAccepted {
-            source_chain: text("sourceChain", e.sourceChain, ChainId::new)?,
-            sequence: e.sequence,
-            root: hash32(e.merkleRoot),
-            key_epoch: e.keyEpoch,
-        }
-    } else if topic0 == CausewayBridge::TransferExecuted::SIGNATURE_HASH {
-        let e = CausewayBridge::TransferExecuted::decode_raw_log(topics, &log.data)
-            .map_err(decode_err)?;
-        EventKind::BridgeReceived {
-            source_chain: text("sourceChain", e.sourceChain, ChainId::new)?,
-            source_position: Position::new(e.sourceHeight, e.sourceIndex),
-            source_tx_hash: hash32(e.sourceTx),
-            recipient: address_text(e.recipient),
-            asset: text("destAsset", e.destAsset, AssetId::new)?,
-            amount: Amount(e.amount),
-        }
-    } else if topic0 == CausewayBridge::KeyRotated::SIGNATURE_HASH {
-        let e =
-            CausewayBridge::KeyRotated::decode_raw_log(topics, &log.data).map_err(decode_err)?;
-        EventKind::BridgeKeyRotated {
-            key_epoch: e.newKeyEpoch,
-            group_key: hash32(e.newGroupKey),
-        }
-    } else {
-        return Ok(None);
-    }))
 }
 
 pub fn hash32(b: B256) -> Hash32 {
@@ -160,7 +101,7 @@ pub fn event_of(config: &EvmConfig, log: &RpcLog, time_ms: u64) -> Result<ChainE
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use alloy::primitives::{Address as EvmAddress, Bytes};
@@ -169,7 +110,7 @@ mod tests {
     use super::*;
     use crate::evm::config::AssetRef;
 
-    fn config() -> EvmConfig {
+    pub(in crate::evm) fn config() -> EvmConfig {
         let mut assets = BTreeMap::new();
         assets.insert(AssetId::new("ETH").unwrap(), AssetRef::Native);
         assets.insert(
@@ -188,7 +129,10 @@ mod tests {
         }
     }
 
-    fn log_of(address: EvmAddress, encoded: alloy::primitives::LogData) -> RpcLog {
+    pub(in crate::evm) fn log_of(
+        address: EvmAddress,
+        encoded: alloy::primitives::LogData,
+    ) -> RpcLog {
         RpcLog {
             address,
             topics: encoded.topics().to_vec(),

@@ -9,6 +9,8 @@
 
 mod abi;
 mod bridge;
+mod bridge_deploy;
+mod bridge_events;
 mod config;
 mod events;
 mod locks;
@@ -28,7 +30,7 @@ use serde_json::json;
 use tokio::sync::{Mutex, OnceCell};
 
 pub use abi::decode_revert;
-pub use bridge::{bridge_deploy_code, BridgeAssetSpec};
+pub use bridge_deploy::{bridge_deploy_code, BridgeAssetSpec, WRAPPED_DECIMALS};
 pub use config::{
     address_text, parse_evm_address, AssetRef, BridgeRoute, EvmBridge, EvmConfig, NATIVE,
 };
@@ -314,19 +316,11 @@ impl EvmAdapter {
                     .abi_encode(),
                     value,
                 );
-                if token.is_zero() || self.allowance(token, from, htlc).await? >= amount {
+                if token.is_zero() {
                     vec![(lock, None)]
                 } else {
-                    let approve = call(
-                        token,
-                        Erc20::approveCall {
-                            spender: htlc,
-                            value: U256::MAX,
-                        }
-                        .abi_encode(),
-                        U256::ZERO,
-                    );
-                    vec![(approve, None), (lock, Some(LOCK_AFTER_APPROVE_GAS))]
+                    self.approving_first(token, htlc, amount, lock, LOCK_AFTER_APPROVE_GAS)
+                        .await?
                 }
             }
             Action::HtlcClaim { lock_id, preimage } => {
@@ -361,6 +355,35 @@ impl EvmAdapter {
             | Action::BridgeSubmitAttestation { .. }
             | Action::BridgeExecute { .. } => return self.bridge_calls(from, action).await,
         })
+    }
+
+    /// `main`, preceded by an unlimited `approve` of `spender` when its allowance of `token` is
+    /// short: no separate set-up step a restarted relay could forget, and later calls need none
+    /// (specs/evm-adapter.md §3.3). `main` then gets `gas_after_approve`, since it cannot be
+    /// estimated before the approval lands.
+    async fn approving_first(
+        &self,
+        token: EvmAddress,
+        spender: EvmAddress,
+        amount: U256,
+        main: CallRequest,
+        gas_after_approve: u64,
+    ) -> Result<Vec<(CallRequest, Option<u64>)>, AdapterError> {
+        if self.allowance(token, main.from, spender).await? >= amount {
+            return Ok(vec![(main, None)]);
+        }
+        let approve = CallRequest {
+            from: main.from,
+            to: Some(token),
+            input: Erc20::approveCall {
+                spender,
+                value: U256::MAX,
+            }
+            .abi_encode()
+            .into(),
+            value: U256::ZERO,
+        };
+        Ok(vec![(approve, None), (main, Some(gas_after_approve))])
     }
 
     async fn allowance(

@@ -3,6 +3,7 @@
 //! as a timeline.
 
 mod anvil;
+mod committee;
 mod devchains;
 
 use std::path::PathBuf;

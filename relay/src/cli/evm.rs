@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use causeway_adapters::evm::{
     address_text, bridge_deploy_code, parse_evm_address, BridgeAssetSpec, EvmAdapter,
 };
-use causeway_core::ChainId;
+use causeway_core::{AssetId, ChainId, Hash32};
+use causeway_notary::GroupKey;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -30,28 +31,9 @@ const MAX_MINTS: usize = 64;
 pub enum EvmCommand {
     /// Deploy CausewayHTLC and print its address (put it in `[chain.evm] htlc_contract`).
     DeployHtlc(DeployArgs),
-    /// Deploy CausewayBridge for the notary committee (put its address in
-    /// `[chain.evm] bridge_contract`, and each wrapped token in `[chain.evm.assets]`).
-    DeployBridge {
-        #[command(flatten)]
-        deploy: DeployArgs,
-        /// This EVM chain's Causeway chain id: the destination every batch must name.
-        #[arg(long)]
-        chain_id: ChainId,
-        /// From `causeway notary dkg`.
-        #[arg(long)]
-        committee_id: causeway_core::Hash32,
-        #[arg(long)]
-        group_key: causeway_core::Hash32,
-        #[arg(long, default_value_t = 1)]
-        key_epoch: u64,
-        /// List an existing ERC-20 as a vault asset: ASSET=0xTOKEN; repeatable.
-        #[arg(long = "vault", value_name = "ASSET=0xTOKEN")]
-        vaults: Vec<String>,
-        /// List a wrapped asset the bridge mints: a new token named after ASSET; repeatable.
-        #[arg(long = "wrapped", value_name = "ASSET")]
-        wrapped: Vec<causeway_core::AssetId>,
-    },
+    /// Deploy CausewayBridge for the notary committee and print its address (put it in
+    /// `[chain.evm] bridge`) and each listed asset's token (put it in `[chain.evm.assets]`).
+    DeployBridge(DeployBridgeArgs),
     /// Deploy OpenZeppelin's test ERC-20 (`TestToken`, anyone may mint) and mint to accounts:
     /// for tests and demos, never for real assets.
     DeployToken {
@@ -61,6 +43,40 @@ pub enum EvmCommand {
         #[arg(long = "mint", value_name = "0xADDRESS=AMOUNT")]
         mint: Vec<String>,
     },
+}
+
+#[derive(Args)]
+pub struct DeployBridgeArgs {
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+    /// This EVM chain's Causeway chain id: the destination every batch must name.
+    #[arg(long)]
+    pub chain_id: ChainId,
+    /// The committee's id, from `causeway notary dkg`.
+    #[arg(long)]
+    pub committee_id: Hash32,
+    /// The committee's Ed25519 group key, from `causeway notary dkg`.
+    #[arg(long)]
+    pub group_key: Hash32,
+    #[arg(long, default_value_t = 1)]
+    pub key_epoch: u64,
+    /// An asset the bridge moves; repeatable. `ASSET=0xTOKEN` holds an existing ERC-20 in the
+    /// bridge's vault; `ASSET=wrapped` has the bridge deploy a token that it alone mints.
+    #[arg(long = "asset", value_name = "ASSET=0xTOKEN|wrapped", value_parser = parse_bridge_asset)]
+    pub assets: Vec<BridgeAssetSpec>,
+}
+
+fn parse_bridge_asset(text: &str) -> Result<BridgeAssetSpec, String> {
+    let (asset, token) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected ASSET=0xTOKEN or ASSET=wrapped"))?;
+    Ok(BridgeAssetSpec {
+        asset: AssetId::new(asset).map_err(|e| format!("{text:?}: {e}"))?,
+        vault_token: match token {
+            "wrapped" => None,
+            token => Some(parse_evm_address(token).map_err(|e| format!("{text:?}: {e}"))?),
+        },
+    })
 }
 
 #[derive(Args)]
@@ -83,61 +99,7 @@ pub async fn run(cmd: EvmCommand, keystore: &Keystore, out: Output) -> Result<()
                 || format!("CausewayHTLC deployed at {address} (transaction {tx})"),
             );
         }
-        EvmCommand::DeployBridge {
-            deploy: args,
-            chain_id,
-            committee_id,
-            group_key,
-            key_epoch,
-            vaults,
-            wrapped,
-        } => {
-            let mut assets = Vec::new();
-            for v in &vaults {
-                let (asset, token) = v
-                    .split_once('=')
-                    .with_context(|| format!("--vault {v:?}: expected ASSET=0xTOKEN"))?;
-                assets.push(BridgeAssetSpec {
-                    asset: causeway_core::AssetId::new(asset)
-                        .with_context(|| format!("--vault {v:?}"))?,
-                    vault_token: Some(
-                        parse_evm_address(token).map_err(|e| anyhow::anyhow!("--vault: {e}"))?,
-                    ),
-                });
-            }
-            assets.extend(wrapped.iter().map(|asset| BridgeAssetSpec {
-                asset: asset.clone(),
-                vault_token: None,
-            }));
-            if assets.is_empty() || assets.len() > MAX_BRIDGE_ASSETS {
-                anyhow::bail!("list 1..={MAX_BRIDGE_ASSETS} assets with --vault or --wrapped");
-            }
-            let code = bridge_deploy_code(
-                &artifact_code(BRIDGE_ARTIFACT)?,
-                committee_id,
-                &chain_id,
-                group_key.0,
-                key_epoch,
-                &assets,
-            );
-            let (adapter, address, tx) = deploy_code(&args, keystore, code).await?;
-            let bridge = parse_evm_address(address.as_str()).map_err(anyhow::Error::msg)?;
-            let mut tokens = serde_json::Map::new();
-            for a in &assets {
-                let token = adapter.bridge_asset_token(bridge, a.asset.as_str()).await?;
-                tokens.insert(a.asset.to_string(), json!(address_text(token)));
-            }
-            out.print(
-                &json!({"contract": "CausewayBridge", "address": address, "tx": tx, "assets": tokens}),
-                || {
-                    let listed: Vec<String> = tokens.iter().map(|(a, t)| format!("{a} = {t}")).collect();
-                    format!(
-                        "CausewayBridge deployed at {address} (transaction {tx})\nassets: {}",
-                        listed.join(", ")
-                    )
-                },
-            );
-        }
+        EvmCommand::DeployBridge(args) => deploy_bridge(args, keystore, out).await?,
         EvmCommand::DeployToken { deploy: args, mint } => {
             if mint.len() > MAX_MINTS {
                 anyhow::bail!("--mint: {} entries, at most {MAX_MINTS}", mint.len());
@@ -171,6 +133,46 @@ pub async fn run(cmd: EvmCommand, keystore: &Keystore, out: Output) -> Result<()
             );
         }
     }
+    Ok(())
+}
+
+async fn deploy_bridge(args: DeployBridgeArgs, keystore: &Keystore, out: Output) -> Result<()> {
+    if args.assets.is_empty() || args.assets.len() > MAX_BRIDGE_ASSETS {
+        bail!(
+            "--asset: {} given; list 1..={MAX_BRIDGE_ASSETS} assets (ASSET=0xTOKEN or ASSET=wrapped)",
+            args.assets.len()
+        );
+    }
+    GroupKey(args.group_key.0).check().map_err(|e| {
+        anyhow!("--group-key: {e}; pass the group_key `causeway notary dkg` printed")
+    })?;
+    let code = bridge_deploy_code(
+        &artifact_code(BRIDGE_ARTIFACT)?,
+        args.committee_id,
+        &args.chain_id,
+        args.group_key.0,
+        args.key_epoch,
+        &args.assets,
+    );
+    let (adapter, address, tx) = deploy_code(&args.deploy, keystore, code).await?;
+    let bridge = parse_evm_address(address.as_str()).map_err(anyhow::Error::msg)?;
+    let mut tokens = serde_json::Map::new();
+    for spec in &args.assets {
+        let token = adapter
+            .bridge_asset_token(bridge, spec.asset.as_str())
+            .await?;
+        tokens.insert(spec.asset.to_string(), json!(address_text(token)));
+    }
+    out.print(
+        &json!({"contract": "CausewayBridge", "address": address, "tx": tx, "assets": tokens}),
+        || {
+            let listed: Vec<String> = tokens.iter().map(|(a, t)| format!("{a} = {t}")).collect();
+            format!(
+                "CausewayBridge deployed at {address} (transaction {tx})\nassets: {}",
+                listed.join(", ")
+            )
+        },
+    );
     Ok(())
 }
 

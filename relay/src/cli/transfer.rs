@@ -157,7 +157,7 @@ pub async fn run(args: TransferArgs, keystore: &Keystore, out: Output) -> Result
         if vouched > best_vouched {
             best_vouched = vouched;
             let of = threshold
-                .map(|t| format!(" of the {t} needed"))
+                .map(|t| format!(" ({t} needed)"))
                 .unwrap_or_default();
             step(
                 "attested",

@@ -195,3 +195,18 @@ pub async fn start_member(
         api_url: format!("http://{addr}"),
     })
 }
+
+/// A member's `[notary]` extras for a local committee: batches every `batch_blocks` source
+/// blocks, short attempts and fallbacks, and a `[[notary.limit]]` of `ceiling` per
+/// (source, destination, asset) route.
+pub fn local_settings(batch_blocks: u64, ceiling: u128, routes: &[(&str, &str, &str)]) -> String {
+    let mut text =
+        format!("batch_blocks = {batch_blocks}\nattempt_timeout_ms = 1500\nfallback_ms = 600\n");
+    for (source, dest, asset) in routes {
+        text.push_str(&format!(
+            "\n[[notary.limit]]\nsource_chain = \"{source}\"\ndest_chain = \"{dest}\"\nasset = \"{asset}\"\n\
+             ceiling = \"{ceiling}\"\nwindow_ms = 3600000\n"
+        ));
+    }
+    text
+}

@@ -223,31 +223,68 @@ pub fn evm_table(
     deployed: &EvmDeployment,
     asset: &str,
 ) -> String {
-    let chain = EvmChainRef {
-        rpc_url: &anvil.rpc_url,
-        evm_chain_id: anvil.evm_chain_id,
-        deployed,
-        asset,
-    };
-    chain.table(id, key, confirmations)
+    EvmTable {
+        htlc: Some(deployed.htlc.clone()),
+        assets: vec![(asset.to_string(), deployed.token.clone())],
+        ..EvmTable::new(id, anvil, key, confirmations)
+    }
+    .toml()
 }
 
-/// An EVM chain with Causeway deployed, as a relay config names it.
-struct EvmChainRef<'a> {
-    rpc_url: &'a str,
-    evm_chain_id: u64,
-    deployed: &'a EvmDeployment,
-    asset: &'a str,
+/// Any `[[chain]]` table of an anvil: HTLC, bridge with its routes, assets.
+pub struct EvmTable {
+    pub id: String,
+    pub rpc_url: String,
+    pub evm_chain_id: u64,
+    pub key: String,
+    pub confirmations: u64,
+    pub htlc: Option<String>,
+    pub bridge: Option<String>,
+    /// (asset, destination chain, destination asset)
+    pub routes: Vec<(String, String, String)>,
+    /// (asset, token address or "native")
+    pub assets: Vec<(String, String)>,
 }
 
-impl EvmChainRef<'_> {
-    fn table(&self, id: &str, key: &str, confirmations: u64) -> String {
-        format!(
-            "\n[[chain]]\nid = \"{id}\"\nkind = \"evm\"\nendpoint = \"{}\"\npoll_interval_ms = 50\nkey = \"{key}\"\n\
-             [chain.evm]\nevm_chain_id = {}\nhtlc_contract = \"{}\"\nconfirmations = {confirmations}\nblock_time_ms = 1000\n\
-             [chain.evm.assets]\n{} = \"{}\"\n",
-            self.rpc_url, self.evm_chain_id, self.deployed.htlc, self.asset, self.deployed.token
-        )
+impl EvmTable {
+    pub fn new(id: &str, anvil: &AnvilProcess, key: &str, confirmations: u64) -> EvmTable {
+        EvmTable {
+            id: id.to_string(),
+            rpc_url: anvil.rpc_url.clone(),
+            evm_chain_id: anvil.evm_chain_id,
+            key: key.to_string(),
+            confirmations,
+            htlc: None,
+            bridge: None,
+            routes: Vec::new(),
+            assets: Vec::new(),
+        }
+    }
+
+    pub fn toml(&self) -> String {
+        let mut text = format!(
+            "\n[[chain]]\nid = \"{}\"\nkind = \"evm\"\nendpoint = \"{}\"\npoll_interval_ms = 50\nkey = \"{}\"\n\
+             [chain.evm]\nevm_chain_id = {}\nconfirmations = {}\nblock_time_ms = 1000\n",
+            self.id, self.rpc_url, self.key, self.evm_chain_id, self.confirmations
+        );
+        if let Some(htlc) = &self.htlc {
+            text.push_str(&format!("htlc_contract = \"{htlc}\"\n"));
+        }
+        if let Some(bridge) = &self.bridge {
+            text.push_str(&format!("bridge = \"{bridge}\"\n"));
+        }
+        for (asset, dest_chain, dest_asset) in &self.routes {
+            text.push_str(&format!(
+                "[[chain.evm.bridge_routes]]\nasset = \"{asset}\"\ndest_chain = \"{dest_chain}\"\ndest_asset = \"{dest_asset}\"\n"
+            ));
+        }
+        if !self.assets.is_empty() {
+            text.push_str("[chain.evm.assets]\n");
+            for (asset, token) in &self.assets {
+                text.push_str(&format!("{asset} = \"{token}\"\n"));
+            }
+        }
+        text
     }
 }
 
@@ -297,19 +334,23 @@ mod tests {
             htlc: "0x5fbdb2315678afecb367f032d93f642f64180aa3".into(),
             token: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512".into(),
         };
-        let chain = EvmChainRef {
-            rpc_url: "http://127.0.0.1:8545",
+        let table = EvmTable {
+            id: "anvil-a".into(),
+            rpc_url: "http://127.0.0.1:8545".into(),
             evm_chain_id: 31337,
-            deployed: &deployed,
-            asset: "USD",
+            key: "alice-evm".into(),
+            confirmations: 1,
+            htlc: Some(deployed.htlc.clone()),
+            bridge: Some(deployed.token.clone()),
+            routes: vec![("WUSD".into(), "dev-a".into(), "USD".into())],
+            assets: vec![("USD".into(), deployed.token.clone())],
         };
-        let text = format!(
-            "data_dir = \"d\"\n{}",
-            chain.table("anvil-a", "alice-evm", 1)
-        );
+        let text = format!("data_dir = \"d\"\n{}", table.toml());
         let config = crate::config::RelayConfig::parse(&text).expect("valid config");
         let evm = config.chains[0].evm.as_ref().expect("[chain.evm]");
         assert_eq!(evm.evm_chain_id, 31337);
         assert_eq!(evm.htlc_contract.as_deref(), Some(deployed.htlc.as_str()));
+        assert_eq!(evm.bridge_routes.len(), 1);
+        assert_eq!(evm.assets.len(), 1);
     }
 }

@@ -30,6 +30,10 @@ pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
 pub const MAX_SUBMIT_ATTEMPTS: u32 = 16;
 /// Unfinished batches handled per reconcile pass (the rest wait for the next).
 const MAX_OPEN_PER_PASS: usize = 256;
+/// Transfers the first-ranked member is expected to execute within one fallback period.
+const EXECUTIONS_PER_FALLBACK: u32 = 16;
+/// Unaccepted batches of one route a member may have submitted ahead of acceptance.
+pub const MAX_PIPELINED_BATCHES: usize = 8;
 
 pub struct AttesterSetup {
     pub committee_id: Hash32,
@@ -61,6 +65,10 @@ pub(super) struct Volatile {
     /// When this run first saw each batch (or control) signed / accepted (fallback timing).
     pub(super) signed_at: BTreeMap<Vec<u8>, Instant>,
     accepted_at: BTreeMap<Vec<u8>, Instant>,
+    /// Batches this run submitted (by submit attempt), and whose executions it queued (by
+    /// execute attempt): each is handed to the executor once per attempt, not every pass.
+    submitted: BTreeMap<Vec<u8>, u32>,
+    executing: BTreeMap<Vec<u8>, u32>,
 }
 
 impl Attester {
@@ -134,18 +142,28 @@ impl Attester {
             return Ok(());
         };
         tracing::warn!(action = %done.id, chain = %done.chain, "chain refused a notary action: {reason}");
-        let Some((source, dest, sequence, what)) = parse_action_id(&done.id) else {
+        let Some((source, dest, sequence, what, attempt)) = parse_action_id(&done.id) else {
             return Ok(());
         };
+        if already_done(reason) {
+            // Another member got there first: its event will mark the batch; no retry.
+            return Ok(());
+        }
         let _writer = self.state.lock().await;
         let Some(mut batch) = self.book.batch(&source, &dest, sequence)? else {
             return Ok(());
         };
-        if what == "submit" {
-            batch.submit_attempt += 1;
+        // One refusal moves its round on once: the other refused actions of that round (or
+        // a transfer another member already paid) do not use up the rounds.
+        let round = if what == "submit" {
+            &mut batch.submit_attempt
         } else {
-            batch.execute_attempt += 1;
+            &mut batch.execute_attempt
+        };
+        if *round != attempt {
+            return Ok(());
         }
+        *round += 1;
         let mut changes = Changes::default();
         changes.put_batch(&batch);
         self.book.apply(changes).await
@@ -156,7 +174,12 @@ impl Attester {
     pub async fn reconcile(&self) -> Result<()> {
         self.reconcile_controls().await?;
         let open = self.book.open_batches()?;
-        let mut blocked_routes = BTreeSet::new();
+        // Per route: how many unaccepted batches are already on their way from this member.
+        // The chain accepts sequence n only after n-1, and one account's transactions land
+        // in nonce order, so this member may pipeline its own submissions; after a batch
+        // someone else must submit, the route waits for acceptance.
+        let mut in_flight: BTreeMap<(ChainId, ChainId), Option<usize>> = BTreeMap::new();
+        self.forget_finished(&open).await;
         for batch in open.into_iter().take(MAX_OPEN_PER_PASS) {
             let route = (batch.source_chain.clone(), batch.dest_chain.clone());
             let key = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
@@ -164,50 +187,62 @@ impl Attester {
                 (Some(signature), _) => signature.clone(),
                 (None, true) => String::new(),
                 (None, false) => {
-                    let mut state = self.state.lock().await;
-                    self.vouch(&mut state, &batch).await?;
-                    blocked_routes.insert(route);
+                    self.vouch(&batch).await?;
+                    in_flight.insert(route, None);
                     continue;
                 }
             };
             let rank = self.rank(&batch.session) as u32;
             let wait = self.setup.fallback * rank;
             if !batch.accepted {
-                // The chain accepts sequence n only after n-1.
-                if !blocked_routes.insert(route) {
+                let ahead = in_flight.entry(route).or_insert(Some(0));
+                let Some(depth) = *ahead else { continue };
+                if depth >= MAX_PIPELINED_BATCHES {
                     continue;
                 }
-                let since = *self
-                    .state
-                    .lock()
-                    .await
+                let mut state = self.state.lock().await;
+                let since = *state
                     .signed_at
-                    .entry(key)
+                    .entry(key.clone())
                     .or_insert_with(Instant::now);
-                if since.elapsed() >= wait && batch.submit_attempt < MAX_SUBMIT_ATTEMPTS {
-                    self.executor
-                        .submit(
-                            action_id(&batch, "submit", batch.submit_attempt),
-                            &batch.dest_chain,
-                            Action::BridgeSubmitAttestation {
-                                attestation: hex::encode(&batch.attestation),
-                                signature,
-                            },
-                        )
-                        .await?;
+                let mine = state.submitted.get(&key) == Some(&batch.submit_attempt);
+                *ahead = (mine || depth == 0).then_some(depth + 1);
+                if mine || since.elapsed() < wait || batch.submit_attempt >= MAX_SUBMIT_ATTEMPTS {
+                    if !mine {
+                        *ahead = None;
+                    }
+                    continue;
                 }
+                state.submitted.insert(key, batch.submit_attempt);
+                drop(state);
+                self.executor
+                    .submit(
+                        action_id(&batch, "submit", batch.submit_attempt),
+                        &batch.dest_chain,
+                        Action::BridgeSubmitAttestation {
+                            attestation: hex::encode(&batch.attestation),
+                            signature,
+                        },
+                    )
+                    .await?;
                 continue;
             }
-            let since = *self
-                .state
-                .lock()
-                .await
+            // Executions are one transaction per transfer: a fallback member waits longer for
+            // a large batch before it concludes the first-ranked one is not doing them.
+            let wait = wait * (1 + batch.transfers.len() as u32 / EXECUTIONS_PER_FALLBACK);
+            let mut state = self.state.lock().await;
+            let since = *state
                 .accepted_at
-                .entry(key)
+                .entry(key.clone())
                 .or_insert_with(Instant::now);
-            if since.elapsed() < wait || batch.execute_attempt >= MAX_SUBMIT_ATTEMPTS {
+            if since.elapsed() < wait
+                || batch.execute_attempt >= MAX_SUBMIT_ATTEMPTS
+                || state.executing.get(&key) == Some(&batch.execute_attempt)
+            {
                 continue;
             }
+            state.executing.insert(key, batch.execute_attempt);
+            drop(state);
             let built = self.rebuild(&batch)?;
             for (index, transfer) in batch.transfers.iter().enumerate() {
                 if batch.executed.get(index).copied().unwrap_or(true) {
@@ -231,19 +266,30 @@ impl Attester {
         Ok(())
     }
 
-    async fn vouch(&self, state: &mut Volatile, batch: &BatchRecord) -> Result<()> {
-        self.vouch_bytes(state, batch.session, &batch.attestation)
-            .await
+    /// Drops the timing of batches no longer open, so memory stays bounded by open batches.
+    async fn forget_finished(&self, open: &[BatchRecord]) {
+        let keys: BTreeSet<Vec<u8>> = open
+            .iter()
+            .map(|b| batch_key(&b.source_chain, &b.dest_chain, b.sequence))
+            .collect();
+        let mut state = self.state.lock().await;
+        let keep = |k: &Vec<u8>| keys.contains(k);
+        state.signed_at.retain(|k, _| keep(k) || k.len() == 32);
+        state.accepted_at.retain(|k, _| keep(k));
+        state.submitted.retain(|k, _| keep(k));
+        state.executing.retain(|k, _| keep(k));
+    }
+
+    async fn vouch(&self, batch: &BatchRecord) -> Result<()> {
+        self.vouch_bytes(batch.session, &batch.attestation).await
     }
 
     /// Opens (once per run) the signing session of attestation bytes this member built.
-    pub(super) async fn vouch_bytes(
-        &self,
-        state: &mut Volatile,
-        session: Hash32,
-        attestation: &[u8],
-    ) -> Result<()> {
-        if state.vouched.insert(session) {
+    /// Callers must not hold the state lock: the signer's queue may make this wait, and
+    /// the signer's completions take that lock (regression: a member hung under load).
+    pub(super) async fn vouch_bytes(&self, session: Hash32, attestation: &[u8]) -> Result<()> {
+        let fresh = self.state.lock().await.vouched.insert(session);
+        if fresh {
             self.signer.start(attestation.to_vec()).await?;
         }
         Ok(())
@@ -410,7 +456,7 @@ impl Attester {
     /// transfers at heights up to the last multiple of `batch_blocks`, grouped by boundary,
     /// at most `max_batch` per batch, in position order (specs/notary.md §12.1).
     async fn close_batches(&self, source: &ChainId, finalized_height: u64) -> Result<()> {
-        let mut state = self.state.lock().await;
+        let state = self.state.lock().await;
         let k = self.setup.batch_blocks;
         let boundary = finalized_height / k * k;
         let mut new_batches = Vec::new();
@@ -460,9 +506,10 @@ impl Attester {
             return Ok(());
         }
         self.book.apply(changes).await?;
+        drop(state);
         for batch in &new_batches {
             tracing::info!(source = %batch.source_chain, dest = %batch.dest_chain, sequence = batch.sequence, transfers = batch.transfers.len(), session = %batch.session, "batch closed; vouching");
-            self.vouch(&mut state, batch).await?;
+            self.vouch(batch).await?;
         }
         Ok(())
     }
@@ -560,13 +607,21 @@ fn action_id(batch: &BatchRecord, what: &str, attempt: u32) -> String {
     )
 }
 
-fn parse_action_id(id: &str) -> Option<(ChainId, ChainId, u64, String)> {
+/// A refusal saying the work is already done on the chain (specs/devchain.md §13.3–§13.4,
+/// the EVM bridge's `AlreadyExecuted`/`BatchAlreadyAccepted`, the Python ledger's replay).
+fn already_done(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("replay") || reason.contains("already")
+}
+
+fn parse_action_id(id: &str) -> Option<(ChainId, ChainId, u64, String, u32)> {
     let mut parts = id.strip_prefix("notary:")?.split(':');
     let source = ChainId::new(parts.next()?).ok()?;
     let dest = ChainId::new(parts.next()?).ok()?;
     let sequence = parts.next()?.parse().ok()?;
     let what = parts.next()?.to_string();
-    Some((source, dest, sequence, what))
+    let attempt = parts.next()?.parse().ok()?;
+    Some((source, dest, sequence, what, attempt))
 }
 
 /// After a key rotation, batches the chains have not accepted are re-sealed under the

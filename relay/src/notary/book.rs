@@ -199,7 +199,7 @@ impl Book {
 
     pub async fn apply(&self, changes: Changes) -> Result<()> {
         self.tree.apply_batch(changes.0)?;
-        self.tree.flush_async().await?;
+        crate::durable::flush(&self.tree).await?;
         Ok(())
     }
 

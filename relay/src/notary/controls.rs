@@ -118,7 +118,7 @@ impl Attester {
         attestation.validate().context("the control is invalid")?;
         let bytes = attestation.to_bytes()?;
         let session = session_id(&bytes);
-        let mut state = self.state.lock().await;
+        let state = self.state.lock().await;
         let record = match self.book.control(&session)? {
             Some(existing) => existing,
             None => {
@@ -136,9 +136,9 @@ impl Attester {
                 record
             }
         };
+        drop(state);
         if record.signature.is_none() {
-            self.vouch_bytes(&mut state, session, &record.attestation)
-                .await?;
+            self.vouch_bytes(session, &record.attestation).await?;
         }
         tracing::info!(chain = %record.chain, session = %session, "operator asked for a committee control; vouched");
         Ok(ControlView::from(&record))

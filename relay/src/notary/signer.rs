@@ -234,7 +234,7 @@ impl Service {
                 // specs/notary.md §5: durable before the commitment or share leaves.
                 self.nonces
                     .insert(nonce_key(&record.round), serde_json::to_vec(&record)?)?;
-                self.nonces.flush_async().await?;
+                crate::durable::flush(&self.nonces).await?;
                 self.send(envelope);
             }
             SigningOutput::AttemptStarted {

@@ -324,7 +324,7 @@ impl SwapEngine {
             batch.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?);
         }
         self.tree.apply_batch(batch)?;
-        self.db.flush_async().await?;
+        crate::durable::flush(&self.db).await?;
         Ok(())
     }
 

@@ -119,8 +119,15 @@ pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
             for _ in 0..share {
                 let start = Instant::now();
                 let start_s = started.elapsed().as_secs_f64();
-                let tx = adapter.submit(&action).await?;
-                match adapter.wait_final(&tx, DRAIN_TIMEOUT).await? {
+                let tx = adapter
+                    .submit(&action)
+                    .await
+                    .context("locking on the source chain")?;
+                match adapter
+                    .wait_final(&tx, DRAIN_TIMEOUT)
+                    .await
+                    .context("waiting for a lock to be final")?
+                {
                     TxState::Final {
                         outcome: TxOutcome::Success,
                         ..
@@ -199,11 +206,10 @@ async fn launch(
     let ks = Keystore::open(keys);
     let (port_a, port_b) = (free_port()?, free_port()?);
     committee::create_committee(bin, keys, dir, args.members, args.threshold)?;
-    let settings = format!(
-        "batch_blocks = {}\nattempt_timeout_ms = 2000\nfallback_ms = 1000\n\
-         [[notary.limit]]\nsource_chain = \"{a}\"\ndest_chain = \"{b}\"\nasset = \"USD\"\n\
-         ceiling = \"1000000000000000000\"\nwindow_ms = 3600000\n",
-        args.batch_blocks
+    let settings = committee::local_settings(
+        args.batch_blocks,
+        1_000_000_000_000_000_000,
+        &[(a.as_str(), b.as_str(), "USD")],
     );
     for number in 1..=args.members {
         let key = format!("member-{number}");
@@ -292,7 +298,8 @@ async fn samples(
     for lock in locks {
         let sequence = api
             .notary_transfer(lock.tx)
-            .await?
+            .await
+            .context("asking member 1 which batch holds a transfer")?
             .into_iter()
             .find(|v| &v.source_chain == a && &v.dest_chain == b)
             .and_then(|v| v.sequence);
