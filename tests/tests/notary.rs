@@ -212,6 +212,28 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl Committee {
+    /// Batch 1 of dev-a -> dev-b as member 1 holds it (attestation and signature).
+    async fn first_batch(&self) -> causeway_relay::notary::book::BatchRecord {
+        let route = (
+            ChainId::new("dev-a").unwrap(),
+            ChainId::new("dev-b").unwrap(),
+        );
+        self.relays[0]
+            .as_ref()
+            .unwrap()
+            .client()
+            .notary_batch(route.0, route.1, 1)
+            .await
+            .unwrap()
+            .expect("member 1 holds batch 1")
+    }
+
+    /// An outsider's adapter on dev-b, to submit what the committee already submitted.
+    fn mallory_on_b(&self) -> DevchainAdapter {
+        let key = self.net.signing_key("mallory");
+        DevchainAdapter::new(ChainId::new("dev-b").unwrap(), &self.b().rpc_url, Some(key)).unwrap()
+    }
+
     fn b(&self) -> &DevchainProcess {
         self.b.as_ref().expect("chain B is a devchain in this test")
     }
@@ -522,24 +544,8 @@ async fn forged_lock_seen_by_one_member_is_never_signed() {
 async fn replayed_attestation_and_transfer_are_refused() {
     let c = committee(Options::default()).await;
     c.transfer("alice", &c.a, c.b(), "bob", "USD", 10);
-    let batch = c.relays[0]
-        .as_ref()
-        .unwrap()
-        .client()
-        .notary_batch(
-            ChainId::new("dev-a").unwrap(),
-            ChainId::new("dev-b").unwrap(),
-            1,
-        )
-        .await
-        .unwrap()
-        .expect("member 1 holds batch 1");
-    let adapter = DevchainAdapter::new(
-        ChainId::new("dev-b").unwrap(),
-        &c.b().rpc_url,
-        Some(c.net.signing_key("mallory")),
-    )
-    .unwrap();
+    let batch = c.first_batch().await;
+    let adapter = c.mallory_on_b();
     let replay = adapter
         .submit(&Action::BridgeSubmitAttestation {
             attestation: hex_of(&batch.attestation),
@@ -741,18 +747,7 @@ async fn committee_review_refuses_weak_thresholds_and_bad_keys() {
 async fn committee_change_hands_over_to_a_new_key_by_attestation() {
     let mut c = committee(Options::default()).await;
     c.transfer("alice", &c.a, c.b(), "bob", "USD", 20);
-    let old_batch = c.relays[0]
-        .as_ref()
-        .unwrap()
-        .client()
-        .notary_batch(
-            ChainId::new("dev-a").unwrap(),
-            ChainId::new("dev-b").unwrap(),
-            1,
-        )
-        .await
-        .unwrap()
-        .expect("batch 1");
+    let old_batch = c.first_batch().await;
 
     // The new committee: same members, threshold 4, and its own ceremony endpoints.
     let old = std::fs::read_to_string(c.net.path().join("committee.toml")).unwrap();
@@ -798,12 +793,7 @@ async fn committee_change_hands_over_to_a_new_key_by_attestation() {
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     }
-    let adapter = DevchainAdapter::new(
-        ChainId::new("dev-b").unwrap(),
-        &c.b().rpc_url,
-        Some(c.net.signing_key("mallory")),
-    )
-    .unwrap();
+    let adapter = c.mallory_on_b();
     let stale = adapter
         .submit(&Action::BridgeSubmitAttestation {
             attestation: hex_of(&old_batch.attestation),

@@ -155,26 +155,56 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     drop((alice_api, bob_api));
     // Relays before the nodes they follow; each measured just before it is stopped.
-    let processes = [
+    let processes = vec![
         ("relay alice".to_string(), alice_relay.process),
         ("relay bob".to_string(), bob_relay.process),
         (format!("devchain node {a}"), node_a.process),
         (format!("devchain node {b}"), node_b.process),
     ];
-    let processes = stop_measured(processes)?;
-    let report = LoadReport::new(
-        "swaps",
-        &SWAP_STAGES,
-        args.concurrency,
-        elapsed,
-        samples,
-        processes,
-        &args.out,
-    );
-    report.write()?;
-    out.print(&report, || report.text());
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    let run = Run {
+        what: "swaps",
+        stages: &SWAP_STAGES,
+        concurrency: args.concurrency,
+        elapsed_s: elapsed,
+        out_dir: &args.out,
+        work_dir: &dir,
+    };
+    run.finish(samples, processes, out)
+}
+
+/// What a finished load run reports.
+struct Run<'a> {
+    what: &'a str,
+    stages: &'a [&'a str],
+    concurrency: usize,
+    elapsed_s: f64,
+    out_dir: &'a std::path::Path,
+    work_dir: &'a std::path::Path,
+}
+
+impl Run<'_> {
+    /// Stops and measures the processes, writes and prints the report, removes the work dir.
+    fn finish(
+        self,
+        samples: Vec<Sample>,
+        processes: Vec<(String, Process)>,
+        out: Output,
+    ) -> Result<()> {
+        let processes = stop_measured(processes)?;
+        let report = LoadReport::new(
+            self.what,
+            self.stages,
+            self.concurrency,
+            self.elapsed_s,
+            samples,
+            processes,
+            self.out_dir,
+        );
+        report.write()?;
+        out.print(&report, || report.text());
+        let _ = std::fs::remove_dir_all(self.work_dir);
+        Ok(())
+    }
 }
 
 /// The run's working directory: `dir` wiped, or a fresh temporary one.

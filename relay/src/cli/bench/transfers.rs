@@ -15,8 +15,8 @@ use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32, Position};
 use clap::Args;
 use serde_json::json;
 
-use super::report::{LoadReport, Sample};
-use super::{stop_measured, work_dir};
+use super::report::Sample;
+use super::{work_dir, Run};
 use crate::api::RelayApiClient;
 use crate::cli::Output;
 use crate::keystore::Keystore;
@@ -178,20 +178,15 @@ pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
     for (node, chain) in nodes.into_iter().zip([&a, &b]) {
         processes.push((format!("devchain node {chain}"), node.process));
     }
-    let processes = stop_measured(processes)?;
-    let report = LoadReport::new(
-        "transfers",
-        &STAGES,
-        args.concurrency,
-        elapsed,
-        samples,
-        processes,
-        &args.out,
-    );
-    report.write()?;
-    out.print(&report, || report.text());
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    let run = Run {
+        what: "transfers",
+        stages: &STAGES,
+        concurrency: args.concurrency,
+        elapsed_s: elapsed,
+        out_dir: &args.out,
+        work_dir: &dir,
+    };
+    run.finish(samples, processes, out)
 }
 
 /// Two devchains whose bridges trust a fresh committee, and the committee's relays.
