@@ -205,6 +205,18 @@ async fn relay_for(
     deployed: &EvmDeployment,
     confirmations: u64,
 ) -> RelayProcess {
+    relay_with_policy(w, who, dev, anvil, deployed, confirmations, FAST_POLICY).await
+}
+
+async fn relay_with_policy(
+    w: &SwapWorld,
+    who: &str,
+    dev: &DevchainProcess,
+    anvil: &AnvilProcess,
+    deployed: &EvmDeployment,
+    confirmations: u64,
+    policy: &str,
+) -> RelayProcess {
     let chains = format!(
         "{}{}",
         devchain_table("dev-b", &dev.rpc_url, who),
@@ -219,7 +231,7 @@ async fn relay_for(
     );
     let config = w
         .net
-        .relay_config_toml(&format!("relay-{who}"), FAST_POLICY, &chains);
+        .relay_config_toml(&format!("relay-{who}"), policy, &chains);
     w.net.relay(&config).await.unwrap()
 }
 
@@ -248,6 +260,43 @@ async fn swap_between_devchain_and_anvil_completes_through_two_relays() {
     assert_eq!(usd(&reader, &w.bob_evm).await, 110);
     assert_eq!(w.dev_balance(&dev, "alice", "GOLD"), 60);
     assert_eq!(w.dev_balance(&dev, "bob", "GOLD"), 450);
+}
+
+// Durability (issue 5): the participant's relay is SIGKILLed mid-swap, after its devchain
+// lock and before its EVM claim; restarted, it reads the revealed preimage and claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_killed_mid_swap_between_devchain_and_anvil_resumes_and_claims() {
+    // Bob's relay is down for seconds: both relays declare a 10 s reaction time.
+    let policy = "[swap]\nreaction_delay_ms = 10000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
+    let (w, dev, anvil, deployed) = swap_world(Some(1)).await;
+    let alice_relay = relay_with_policy(&w, "alice", &dev, &anvil, &deployed, 1, policy).await;
+    let mut bob_relay = relay_with_policy(&w, "bob", &dev, &anvil, &deployed, 1, policy).await;
+    let offer = w.offer_usd_for_gold(&alice_relay, 60);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    w.accept(&bob_relay, &offer);
+    eventually("bob's GOLD locked on dev-b", WAIT, || async {
+        (w.dev_balance(&dev, "bob", "GOLD") == 450).then_some(())
+    })
+    .await
+    .unwrap();
+    bob_relay.process.kill_hard();
+    eventually("alice's claim on dev-b", WAIT, || async {
+        (w.dev_balance(&dev, "alice", "GOLD") == 60).then_some(())
+    })
+    .await
+    .unwrap();
+    let reader = adapter("anvil-a", &anvil, &deployed, 1, None);
+    assert_eq!(
+        usd(&reader, &w.bob_evm).await,
+        10,
+        "bob claimed while his relay was dead?"
+    );
+
+    let bob_relay = relay_with_policy(&w, "bob", &dev, &anvil, &deployed, 1, policy).await;
+    let bob_view = w.outcome(&bob_relay, &swap_id).await;
+    assert_eq!(bob_view["status"]["outcome"], "swapped", "{bob_view:#}");
+    assert_eq!(usd(&reader, &w.bob_evm).await, 110);
+    assert_eq!(usd(&reader, &w.alice_evm).await, 900);
 }
 
 // specs/htlc.md: the initiator's EVM lock is refunded once it expires when nobody locks.
