@@ -42,6 +42,13 @@ pub enum Action {
         transfer: causeway_notary::Transfer,
         proof: causeway_notary::MerkleProof,
     },
+    /// A signed transfer batch and all of its transfers, in batch order: accepted and paid
+    /// out in one transaction (offered when `Capabilities::bridge_batch`).
+    BridgeSubmitBatch {
+        attestation: String,
+        signature: String,
+        transfers: Vec<causeway_notary::Transfer>,
+    },
 }
 
 impl Action {
@@ -54,6 +61,7 @@ impl Action {
             Action::BridgeSend { .. } => "bridge_send",
             Action::BridgeSubmitAttestation { .. } => "bridge_submit_attestation",
             Action::BridgeExecute { .. } => "bridge_execute",
+            Action::BridgeSubmitBatch { .. } => "bridge_submit_batch",
         }
     }
 }
@@ -106,4 +114,7 @@ pub struct Capabilities {
     /// Notary-committee transfers (a bridge module or contract).
     #[serde(default)]
     pub bridge: bool,
+    /// `BridgeSubmitBatch`: a whole batch accepted and paid in one transaction.
+    #[serde(default)]
+    pub bridge_batch: bool,
 }

@@ -106,6 +106,15 @@ impl DevchainAdapter {
                 signature,
             },
             Action::BridgeExecute { transfer, proof } => Payload::BridgeExecute { transfer, proof },
+            Action::BridgeSubmitBatch {
+                attestation,
+                signature,
+                transfers,
+            } => Payload::BridgeSubmitBatch {
+                attestation,
+                signature,
+                transfers,
+            },
         })
     }
 
@@ -263,6 +272,7 @@ impl ChainAdapter for DevchainAdapter {
             transfer: true,
             htlc: true,
             bridge: true,
+            bridge_batch: true,
         }
     }
 }

@@ -365,6 +365,7 @@ impl ChainAdapter for RemoteAdapter {
                 transfer: false,
                 htlc: false,
                 bridge: false,
+                bridge_batch: false,
             })
     }
 }
@@ -386,6 +387,7 @@ mod tests {
                 transfer: true,
                 htlc: false,
                 bridge: false,
+                bridge_batch: false,
             },
             signer: None,
         }

@@ -51,6 +51,7 @@ pub trait ChainAdapter: Send + Sync + 'static {
             transfer: true,
             htlc: false,
             bridge: false,
+            bridge_batch: false,
         }
     }
 

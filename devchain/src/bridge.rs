@@ -464,6 +464,59 @@ pub(crate) fn execute(
     })
 }
 
+/// Most transfers one `BridgeSubmitBatch` pays out (the transaction size bounds it too).
+pub const MAX_BATCH_EXECUTIONS: usize = 256;
+
+/// `BridgeSubmitBatch`: accepts a transfer batch and pays out all of its transfers, each
+/// proven by the tree rebuilt from `transfers` (which must be the whole batch, in order).
+/// All or nothing: if one transfer cannot be paid, the batch is not accepted either.
+pub(crate) fn submit_batch(
+    scratch: &mut Scratch<'_, impl StateView>,
+    ctx: &BlockContext,
+    attestation_hex: &str,
+    signature_hex: &str,
+    transfers: &[Transfer],
+) -> Result<Vec<EventKind>, TxError> {
+    if transfers.is_empty() || transfers.len() > MAX_BATCH_EXECUTIONS {
+        return Err(TxError::BridgeInvalid {
+            reason: format!(
+                "a batch submission carries 1..={MAX_BATCH_EXECUTIONS} transfers, not {}",
+                transfers.len()
+            ),
+        });
+    }
+    let bad_proof = |e: AttestationError| TxError::BridgeBadProof {
+        reason: e.to_string(),
+    };
+    let leaves = transfers
+        .iter()
+        .map(Transfer::leaf_hash)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_proof)?;
+    let tree = causeway_notary::MerkleTree::build(leaves).map_err(bad_proof)?;
+    let accepted = submit_attestation(scratch, ctx, attestation_hex, signature_hex)?;
+    match &accepted {
+        EventKind::BridgeBatchAccepted { root, .. } if *root == tree.root() => {}
+        EventKind::BridgeBatchAccepted { .. } => {
+            return Err(TxError::BridgeBadProof {
+                reason: "the transfers are not the attested batch (their root differs)".into(),
+            })
+        }
+        _ => {
+            return Err(TxError::BridgeInvalid {
+                reason: "a batch submission needs a transfer-batch attestation".into(),
+            })
+        }
+    }
+    let mut events = Vec::with_capacity(transfers.len() + 1);
+    events.push(accepted);
+    for (index, transfer) in transfers.iter().enumerate() {
+        let proof = tree.proof(index).map_err(bad_proof)?;
+        events.push(execute(scratch, transfer, &proof)?);
+    }
+    Ok(events)
+}
+
 fn unknown_route(transfer: &Transfer) -> TxError {
     TxError::BridgeUnknownRoute {
         asset: transfer.dest_asset.clone(),

@@ -227,6 +227,68 @@ fn a_batch_mints_once_and_replays_are_refused() {
     );
 }
 
+fn whole_batch(batch: &TransferBatch, transfers: Vec<Transfer>) -> Payload {
+    let Payload::BridgeSubmitAttestation {
+        attestation,
+        signature,
+    } = sign(
+        &Attestation::TransferBatch(batch.attestation.clone()),
+        &committee_key(1),
+    )
+    else {
+        unreachable!("sign builds a submission")
+    };
+    Payload::BridgeSubmitBatch {
+        attestation,
+        signature,
+        transfers,
+    }
+}
+
+// specs/devchain.md §13.4a: a batch and all of its transfers in one transaction; the root is
+// rebuilt from the transfers, so a changed or missing transfer refuses the whole batch.
+#[test]
+fn a_whole_batch_is_accepted_and_paid_in_one_transaction() {
+    let mut state = bridged_state();
+    let transfers: Vec<Transfer> = (0..3)
+        .map(|i| incoming(eur(), weur(), 10 + u128::from(i), i))
+        .collect();
+    let b = batch(1, 1, transfers.clone());
+    let mut tampered = transfers.clone();
+    tampered[1].amount = Amount(1_000);
+    assert_eq!(
+        code(submit(&mut state, 3, whole_batch(&b, tampered))),
+        ErrorCode::BridgeBadProof
+    );
+    assert_eq!(
+        code(submit(
+            &mut state,
+            3,
+            whole_batch(&b, transfers[..2].to_vec())
+        )),
+        ErrorCode::BridgeBadProof
+    );
+    assert!(
+        state.bridge.as_ref().unwrap().batches.is_empty(),
+        "a refused batch left a trace"
+    );
+    let events = submit(&mut state, 3, whole_batch(&b, transfers.clone())).unwrap();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(matches!(
+        events[0],
+        EventKind::BridgeBatchAccepted { sequence: 1, .. }
+    ));
+    assert_eq!(balance_of(&state, 2, &weur()), 33);
+    assert_eq!(
+        code(submit(&mut state, 3, whole_batch(&b, transfers))),
+        ErrorCode::BridgeReplay
+    );
+    assert_eq!(
+        code(execute_leaf(&mut state, &b, 0)),
+        ErrorCode::BridgeReplay
+    );
+}
+
 // specs/devchain.md §13.3: sequence must be exactly last + 1.
 #[test]
 fn a_sequence_gap_is_refused() {

@@ -117,6 +117,18 @@ pub fn execute(
         Payload::BridgeExecute { transfer, proof } => {
             bridge::execute(&mut scratch, transfer, proof)?
         }
+        Payload::BridgeSubmitBatch {
+            attestation,
+            signature,
+            transfers,
+        } => {
+            let events =
+                bridge::submit_batch(&mut scratch, ctx, attestation, signature, transfers)?;
+            return Ok(Effects {
+                changes: scratch.into_changes(),
+                events,
+            });
+        }
     };
     Ok(Effects {
         changes: scratch.into_changes(),

@@ -189,7 +189,8 @@ impl Mempool {
             | Payload::HtlcRefund { .. }
             | Payload::BridgeSend { .. }
             | Payload::BridgeSubmitAttestation { .. }
-            | Payload::BridgeExecute { .. } => None,
+            | Payload::BridgeExecute { .. }
+            | Payload::BridgeSubmitBatch { .. } => None,
         };
         if let Some(deadline) = deadline {
             self.earliest_deadline =

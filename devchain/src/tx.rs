@@ -58,6 +58,14 @@ pub enum Payload {
         transfer: causeway_notary::Transfer,
         proof: causeway_notary::MerkleProof,
     },
+    /// A signed transfer batch together with all of its transfers, in batch order: accepted
+    /// and every transfer paid out in one transaction. The chain rebuilds the Merkle root
+    /// from `transfers`, so no proofs are carried. Anyone may submit.
+    BridgeSubmitBatch {
+        attestation: String,
+        signature: String,
+        transfers: Vec<causeway_notary::Transfer>,
+    },
 }
 
 /// A transaction with its Ed25519 signature (128 hex digits) over [`Transaction::signing_bytes`].

@@ -164,8 +164,11 @@ class Ledger:
             self.db.execute("COMMIT")
 
     def _meta(self, key):
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        # fetchall, not fetchone: an unfinished statement keeps its read snapshot open, and
+        # with two adapter processes on one database that snapshot goes stale (the head
+        # appeared to go backwards).
+        rows = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchall()
+        return rows[0][0] if rows else None
 
     def _set_meta(self, key, value):
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
@@ -180,9 +183,11 @@ class Ledger:
             self._credit(self.operator, asset, value)
 
     def head(self):
-        """(height, time_ms) of the head, which is also the finalized head."""
+        """(height, time_ms) of the head, which is also the finalized head, read together."""
         with self.lock:
-            return int(self._meta("height")), int(self._meta("time_ms"))
+            rows = dict(self.db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('height', 'time_ms')").fetchall())
+            return int(rows["height"]), int(rows["time_ms"])
 
     # --- balances -------------------------------------------------------------------
 

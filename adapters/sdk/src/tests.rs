@@ -135,6 +135,7 @@ impl ChainAdapter for Scripted {
             transfer: true,
             htlc: true,
             bridge: false,
+            bridge_batch: false,
         }
     }
 }

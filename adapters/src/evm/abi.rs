@@ -98,6 +98,7 @@ alloy::sol! {
 
         function submitBatch(BridgeTransferBatch batch, bytes signature) external;
         function execute(bytes32 merkleRoot, BridgeTransfer transfer, uint32 index, bytes32[] proof) external;
+        function submitAndExecute(BridgeTransferBatch batch, bytes signature, BridgeTransfer[] transfers, uint32[] indices, bytes32[][] proofs) external;
         function rotateKey(BridgeKeyRotation rotation, bytes signature) external;
         function setPaused(BridgePauseControl control, bytes signature) external;
         function send(string destChain, string assetId, uint128 amount, string recipient) external returns (uint64 nonce);

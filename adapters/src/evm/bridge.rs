@@ -117,6 +117,14 @@ impl EvmAdapter {
                 let input = self.execute_input(transfer, proof)?;
                 vec![(call(bridge, input), None)]
             }
+            Action::BridgeSubmitBatch {
+                attestation,
+                signature,
+                transfers,
+            } => {
+                let input = self.submit_and_execute_input(attestation, signature, transfers)?;
+                vec![(call(bridge, input), None)]
+            }
             other => return Err(self.rejected(format!("{} is not a bridge action", other.name()))),
         })
     }
@@ -134,25 +142,80 @@ impl EvmAdapter {
         let root = proof
             .root_from(leaf)
             .map_err(|e| self.rejected(format!("proof: {e}")))?;
-        let recipient = parse_evm_address(transfer.recipient.as_str())
-            .map_err(|e| self.rejected(format!("transfer recipient: {e}")))?;
         Ok(CausewayBridge::executeCall {
             merkleRoot: B256::from(root.0),
-            transfer: BridgeTransfer {
-                sourceChain: transfer.source_chain.to_string(),
-                sourceHeight: transfer.source_position.height,
-                sourceIndex: transfer.source_position.index,
-                sourceTx: B256::from(transfer.source_tx_hash.0),
-                sourceAsset: transfer.asset.to_string(),
-                amount: transfer.amount.0,
-                sender: transfer.sender.to_string(),
-                recipient,
-                destAsset: transfer.dest_asset.to_string(),
-            },
+            transfer: self.abi_transfer(transfer)?,
             index: proof.leaf_index,
             proof: proof.siblings.iter().map(|s| B256::from(s.0)).collect(),
         }
         .abi_encode())
+    }
+
+    /// `submitAndExecute(batch, signature, transfers, indices, proofs)` for a whole batch:
+    /// the proofs come from the tree rebuilt from `transfers` (specs/evm-contracts.md §3).
+    fn submit_and_execute_input(
+        &self,
+        attestation: &str,
+        signature: &str,
+        transfers: &[Transfer],
+    ) -> Result<Vec<u8>, AdapterError> {
+        let bytes = self.hex_field("attestation", attestation)?;
+        let signature = Bytes::from(self.hex_field("signature", signature)?);
+        let parsed = Attestation::from_bytes(&bytes)
+            .map_err(|e| self.rejected(format!("attestation: {e}")))?;
+        self.check_attested_chain(&parsed)?;
+        let Attestation::TransferBatch(a) = parsed else {
+            return Err(
+                self.rejected("a batch submission needs a transfer-batch attestation".into())
+            );
+        };
+        let leaves = transfers
+            .iter()
+            .map(Transfer::leaf_hash)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.rejected(format!("transfer: {e}")))?;
+        let tree = causeway_notary::MerkleTree::build(leaves)
+            .map_err(|e| self.rejected(format!("transfers: {e}")))?;
+        let mut proofs = Vec::with_capacity(transfers.len());
+        for index in 0..transfers.len() {
+            let proof = tree
+                .proof(index)
+                .map_err(|e| self.rejected(format!("proof: {e}")))?;
+            proofs.push(proof.siblings.iter().map(|s| B256::from(s.0)).collect());
+        }
+        Ok(CausewayBridge::submitAndExecuteCall {
+            batch: BridgeTransferBatch {
+                keyEpoch: a.key_epoch,
+                sourceChain: a.source_chain.to_string(),
+                sequence: a.sequence,
+                transferCount: a.transfer_count,
+                merkleRoot: B256::from(a.merkle_root.0),
+            },
+            signature,
+            transfers: transfers
+                .iter()
+                .map(|t| self.abi_transfer(t))
+                .collect::<Result<_, _>>()?,
+            indices: (0..transfers.len() as u32).collect(),
+            proofs,
+        }
+        .abi_encode())
+    }
+
+    fn abi_transfer(&self, transfer: &Transfer) -> Result<BridgeTransfer, AdapterError> {
+        let recipient = parse_evm_address(transfer.recipient.as_str())
+            .map_err(|e| self.rejected(format!("transfer recipient: {e}")))?;
+        Ok(BridgeTransfer {
+            sourceChain: transfer.source_chain.to_string(),
+            sourceHeight: transfer.source_position.height,
+            sourceIndex: transfer.source_position.index,
+            sourceTx: B256::from(transfer.source_tx_hash.0),
+            sourceAsset: transfer.asset.to_string(),
+            amount: transfer.amount.0,
+            sender: transfer.sender.to_string(),
+            recipient,
+            destAsset: transfer.dest_asset.to_string(),
+        })
     }
 
     /// The token the bridge moves for `asset` (a vault's token, or its wrapped token).

@@ -353,7 +353,8 @@ impl EvmAdapter {
             }
             Action::BridgeSend { .. }
             | Action::BridgeSubmitAttestation { .. }
-            | Action::BridgeExecute { .. } => return self.bridge_calls(from, action).await,
+            | Action::BridgeExecute { .. }
+            | Action::BridgeSubmitBatch { .. } => return self.bridge_calls(from, action).await,
         })
     }
 
@@ -790,6 +791,7 @@ impl ChainAdapter for EvmAdapter {
             transfer: true,
             htlc: self.config.htlc_contract.is_some(),
             bridge: self.config.bridge.is_some(),
+            bridge_batch: self.config.bridge.is_some(),
         }
     }
 }

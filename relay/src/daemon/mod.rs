@@ -99,14 +99,9 @@ pub async fn run(
     .await?;
     let notary = match &config.notary {
         Some(notary_config) => Some(
-            crate::notary::Notary::start(
-                notary_config,
-                store.db(),
-                adapters.keys().cloned().collect(),
-                executor.clone(),
-            )
-            .await
-            .context("notary")?,
+            crate::notary::Notary::start(notary_config, store.db(), &adapters, executor.clone())
+                .await
+                .context("notary")?,
         ),
         None => None,
     };

@@ -30,6 +30,8 @@ pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
 pub const MAX_SUBMIT_ATTEMPTS: u32 = 16;
 /// Unfinished batches handled per reconcile pass (the rest wait for the next).
 const MAX_OPEN_PER_PASS: usize = 256;
+/// Largest whole-batch submission, leaving room in devchain's 16 KiB transaction bound.
+pub const MAX_BATCH_SUBMISSION_BYTES: usize = 12 * 1024;
 /// Transfers the first-ranked member is expected to execute within one fallback period.
 const EXECUTIONS_PER_FALLBACK: u32 = 16;
 /// Unaccepted batches of one route a member may have submitted ahead of acceptance.
@@ -46,6 +48,8 @@ pub struct AttesterSetup {
     pub max_batch: u32,
     pub fallback: Duration,
     pub governor: Governor,
+    /// Destinations that take a whole batch in one transaction (`bridge_batch`).
+    pub batch_submit: BTreeSet<ChainId>,
 }
 
 pub struct Attester {
@@ -215,14 +219,12 @@ impl Attester {
                 }
                 state.submitted.insert(key, batch.submit_attempt);
                 drop(state);
+                let action = self.submission(&batch, signature);
                 self.executor
                     .submit(
                         action_id(&batch, "submit", batch.submit_attempt),
                         &batch.dest_chain,
-                        Action::BridgeSubmitAttestation {
-                            attestation: hex::encode(&batch.attestation),
-                            signature,
-                        },
+                        action,
                     )
                     .await?;
                 continue;
@@ -264,6 +266,26 @@ impl Attester {
             }
         }
         Ok(())
+    }
+
+    /// The whole batch in one transaction where the destination takes it and it fits; the
+    /// attestation alone (then one execution per transfer) otherwise, and after a refusal.
+    fn submission(&self, batch: &BatchRecord, signature: String) -> Action {
+        let attestation = hex::encode(&batch.attestation);
+        if batch.submit_attempt == 0 && self.setup.batch_submit.contains(&batch.dest_chain) {
+            let whole = Action::BridgeSubmitBatch {
+                attestation: attestation.clone(),
+                signature: signature.clone(),
+                transfers: batch.transfers.clone(),
+            };
+            if serde_json::to_vec(&whole).is_ok_and(|b| b.len() <= MAX_BATCH_SUBMISSION_BYTES) {
+                return whole;
+            }
+        }
+        Action::BridgeSubmitAttestation {
+            attestation,
+            signature,
+        }
     }
 
     /// Drops the timing of batches no longer open, so memory stays bounded by open batches.

@@ -68,8 +68,9 @@ fn default_key_epoch() -> u64 {
 fn default_batch_blocks() -> u64 {
     5
 }
+/// Small enough that a whole batch fits one devchain transaction (`bridge_submit_batch`).
 fn default_max_batch() -> u32 {
-    512
+    32
 }
 fn default_attempt_timeout_ms() -> u64 {
     causeway_notary::signing::SUGGESTED_ATTEMPT_TIMEOUT_MS

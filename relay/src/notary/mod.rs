@@ -13,11 +13,12 @@ pub mod signer;
 pub mod status;
 pub mod wire;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use causeway_adapters::ChainAdapter;
 use causeway_core::ChainId;
 use causeway_notary::governor::Governor;
 use causeway_notary::signing::SigningNode;
@@ -44,7 +45,7 @@ impl Notary {
     pub async fn start(
         config: &NotaryConfig,
         db: &sled::Db,
-        chains: BTreeSet<ChainId>,
+        adapters: &BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
         executor: crate::executor::Executor,
     ) -> Result<Arc<Notary>> {
         let seat = Seat::load(config)?;
@@ -123,7 +124,12 @@ impl Notary {
                 key_epoch: config.key_epoch,
                 me: seat.identifier,
                 members,
-                chains,
+                chains: adapters.keys().cloned().collect(),
+                batch_submit: adapters
+                    .iter()
+                    .filter(|(_, a)| a.capabilities().bridge_batch)
+                    .map(|(id, _)| id.clone())
+                    .collect(),
                 batch_blocks: config.batch_blocks,
                 max_batch: config.max_batch,
                 fallback: Duration::from_millis(config.fallback_ms),

@@ -168,7 +168,7 @@ pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     watcher.abort();
-    let samples = samples(&locks, &seen, &members[0], &a, &b).await?;
+    let samples = samples(&locks, &seen, &members, &a, &b).await?;
 
     let mut processes: Vec<(String, Process)> = members
         .into_iter()
@@ -281,23 +281,31 @@ async fn watch_destination(dest: DevchainAdapter, seen: Arc<Mutex<Seen>>) {
     }
 }
 
+/// Each transfer's stages. Its batch's sequence comes from the first member that has
+/// sealed it (a member that lagged behind the threshold may not have yet).
 async fn samples(
     locks: &[Lock],
     seen: &Mutex<Seen>,
-    member: &MemberProcess,
+    members: &[MemberProcess],
     a: &ChainId,
     b: &ChainId,
 ) -> Result<Vec<Sample>> {
-    let api = member.client();
+    let apis: Vec<_> = members.iter().map(MemberProcess::client).collect();
     let mut samples = Vec::with_capacity(locks.len());
     for lock in locks {
-        let sequence = api
-            .notary_transfer(lock.tx)
-            .await
-            .context("asking member 1 which batch holds a transfer")?
-            .into_iter()
-            .find(|v| &v.source_chain == a && &v.dest_chain == b)
-            .and_then(|v| v.sequence);
+        let mut sequence = None;
+        for api in &apis {
+            sequence = api
+                .notary_transfer(lock.tx)
+                .await
+                .context("asking a member which batch holds a transfer")?
+                .into_iter()
+                .find(|v| &v.source_chain == a && &v.dest_chain == b)
+                .and_then(|v| v.sequence);
+            if sequence.is_some() {
+                break;
+            }
+        }
         let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
         let at = |t: Option<&Instant>| t.map(|t| ms(t.saturating_duration_since(lock.start)));
         let accepted = at(sequence.and_then(|s| seen.accepted.get(&s)));
