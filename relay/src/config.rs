@@ -275,7 +275,7 @@ mod tests {
             format!("{GOOD}[notary]\ncommittee = \"c.toml\"\nmember = 1\nkey_dir = \"k\"\n{extra}")
         };
         let c = RelayConfig::parse(&with("")).unwrap();
-        assert_eq!(c.notary.as_ref().unwrap().batch_blocks, 5);
+        assert_eq!(c.notary.as_ref().unwrap().batch_blocks, 1);
         assert!(err_of(&with("batch_blocks = 0\n")).contains("notary.batch_blocks"));
         assert!(err_of(&with("max_batch = 100000\n")).contains("notary.max_batch"));
         assert!(err_of(&with("bogus = 1\n")).contains("bogus"));

@@ -65,8 +65,9 @@ pub struct LimitConfig {
 fn default_key_epoch() -> u64 {
     1
 }
+/// Every final block closes a batch: the least added latency; load fills batches anyway.
 fn default_batch_blocks() -> u64 {
-    5
+    1
 }
 /// Small enough that a whole batch fits one devchain transaction (`bridge_submit_batch`).
 fn default_max_batch() -> u32 {
