@@ -80,13 +80,7 @@ impl EvmAdapter {
                 self.check_attested_chain(&parsed)?;
                 let input = match parsed {
                     Attestation::TransferBatch(a) => CausewayBridge::submitBatchCall {
-                        batch: BridgeTransferBatch {
-                            keyEpoch: a.key_epoch,
-                            sourceChain: a.source_chain.to_string(),
-                            sequence: a.sequence,
-                            transferCount: a.transfer_count,
-                            merkleRoot: B256::from(a.merkle_root.0),
-                        },
+                        batch: abi_batch(&a),
                         signature,
                     }
                     .abi_encode(),
@@ -184,13 +178,7 @@ impl EvmAdapter {
             proofs.push(proof.siblings.iter().map(|s| B256::from(s.0)).collect());
         }
         Ok(CausewayBridge::submitAndExecuteCall {
-            batch: BridgeTransferBatch {
-                keyEpoch: a.key_epoch,
-                sourceChain: a.source_chain.to_string(),
-                sequence: a.sequence,
-                transferCount: a.transfer_count,
-                merkleRoot: B256::from(a.merkle_root.0),
-            },
+            batch: abi_batch(&a),
             signature,
             transfers: transfers
                 .iter()
@@ -261,6 +249,17 @@ impl EvmAdapter {
     fn hex_field(&self, field: &str, text: &str) -> Result<Vec<u8>, AdapterError> {
         alloy::hex::decode(text.trim_start_matches("0x"))
             .map_err(|e| self.rejected(format!("{field} is not hex: {e}")))
+    }
+}
+
+/// `Attestations.TransferBatch` of an attested transfer batch.
+fn abi_batch(a: &causeway_notary::TransferAttestation) -> BridgeTransferBatch {
+    BridgeTransferBatch {
+        keyEpoch: a.key_epoch,
+        sourceChain: a.source_chain.to_string(),
+        sequence: a.sequence,
+        transferCount: a.transfer_count,
+        merkleRoot: B256::from(a.merkle_root.0),
     }
 }
 
