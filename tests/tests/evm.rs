@@ -197,17 +197,6 @@ async fn swap_world(
     )
 }
 
-async fn relay_for(
-    w: &SwapWorld,
-    who: &str,
-    dev: &DevchainProcess,
-    anvil: &AnvilProcess,
-    deployed: &EvmDeployment,
-    confirmations: u64,
-) -> RelayProcess {
-    relay_with_policy(w, who, dev, anvil, deployed, confirmations, FAST_POLICY).await
-}
-
 async fn relay_with_policy(
     w: &SwapWorld,
     who: &str,
@@ -239,8 +228,8 @@ async fn relay_with_policy(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swap_between_devchain_and_anvil_completes_through_two_relays() {
     let (w, dev, anvil, deployed) = swap_world(Some(1)).await;
-    let alice_relay = relay_for(&w, "alice", &dev, &anvil, &deployed, 1).await;
-    let bob_relay = relay_for(&w, "bob", &dev, &anvil, &deployed, 1).await;
+    let alice_relay = relay_with_policy(&w, "alice", &dev, &anvil, &deployed, 1, FAST_POLICY).await;
+    let bob_relay = relay_with_policy(&w, "bob", &dev, &anvil, &deployed, 1, FAST_POLICY).await;
     let offer = w.offer_usd_for_gold(&alice_relay, 30);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
     w.accept(&bob_relay, &offer);
@@ -303,7 +292,7 @@ async fn relay_killed_mid_swap_between_devchain_and_anvil_resumes_and_claims() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evm_lock_is_refunded_when_the_participant_never_locks() {
     let (w, dev, anvil, deployed) = swap_world(Some(1)).await;
-    let alice_relay = relay_for(&w, "alice", &dev, &anvil, &deployed, 1).await;
+    let alice_relay = relay_with_policy(&w, "alice", &dev, &anvil, &deployed, 1, FAST_POLICY).await;
     let offer = w.offer_usd_for_gold(&alice_relay, 2);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
     let reader = adapter("anvil-a", &anvil, &deployed, 1, None);
@@ -471,7 +460,7 @@ async fn swap_between_two_anvils_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_never_acts_on_a_lock_dropped_by_a_reorg_inside_the_window() {
     let (w, dev, anvil, deployed) = swap_world(None).await;
-    let alice_relay = relay_for(&w, "alice", &dev, &anvil, &deployed, 3).await;
+    let alice_relay = relay_with_policy(&w, "alice", &dev, &anvil, &deployed, 3, FAST_POLICY).await;
     let offer = w.offer(
         &alice_relay,
         "dev-b:GOLD:5",
