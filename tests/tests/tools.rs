@@ -111,14 +111,13 @@ fn bench_transfers_times_each_stage_through_a_committee() {
             ms[0].expect("final is always timed"),
             ms[2].expect("released is timed"),
         );
-        assert!(
-            fin > 0.0 && fin <= released,
-            "stages out of order: {sample}"
-        );
+        // Each stage is seen by its own poller (the sender polls its lock's finality, a
+        // watcher reads the destination), so only the destination's own order is certain.
+        assert!(fin > 0.0 && released > 0.0, "{sample}");
         if let Some(accepted) = ms[1] {
             assert!(
-                fin <= accepted && accepted <= released,
-                "stages out of order: {sample}"
+                accepted <= released,
+                "released before its batch was accepted: {sample}"
             );
         }
     }

@@ -18,7 +18,8 @@ use frost_ed25519::Identifier;
 use tokio::sync::Mutex;
 
 use super::book::{
-    batch_key, transfer_key, BatchRecord, Book, Changes, RouteState, TransferEntry, TransferState,
+    batch_key, route_key, transfer_key, BatchRecord, Book, Changes, RouteState, TransferEntry,
+    TransferState,
 };
 use super::signer::{Completion, SignerHandle};
 use crate::daemon::follower::EventConsumer;
@@ -30,12 +31,15 @@ pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
 pub const MAX_SUBMIT_ATTEMPTS: u32 = 16;
 /// Unfinished batches handled per reconcile pass (the rest wait for the next).
 const MAX_OPEN_PER_PASS: usize = 256;
+/// Consecutive batches of a route that share one first-ranked submitter, so that member can
+/// pipeline them (the chain takes sequence n+1 only after n); the role rotates per window.
+pub const SUBMIT_WINDOW: u64 = 64;
 /// Largest whole-batch submission, leaving room in devchain's 16 KiB transaction bound.
 pub const MAX_BATCH_SUBMISSION_BYTES: usize = 12 * 1024;
 /// Transfers the first-ranked member is expected to execute within one fallback period.
 const EXECUTIONS_PER_FALLBACK: u32 = 16;
 /// Unaccepted batches of one route a member may have submitted ahead of acceptance.
-pub const MAX_PIPELINED_BATCHES: usize = 8;
+pub const MAX_PIPELINED_BATCHES: usize = 32;
 
 pub struct AttesterSetup {
     pub committee_id: Hash32,
@@ -196,7 +200,7 @@ impl Attester {
                     continue;
                 }
             };
-            let rank = self.rank(&batch.session) as u32;
+            let rank = self.rank(&submitter_seed(&batch)) as u32;
             let wait = self.setup.fallback * rank;
             if !batch.accepted {
                 let ahead = in_flight.entry(route).or_insert(Some(0));
@@ -627,6 +631,15 @@ fn action_id(batch: &BatchRecord, what: &str, attempt: u32) -> String {
         "notary:{}:{}:{}:{what}:{attempt}",
         batch.source_chain, batch.dest_chain, batch.sequence
     )
+}
+
+/// What orders the members for submitting `batch`: its route and sequence window, not its
+/// session, so one member submits a window's batches back to back.
+fn submitter_seed(batch: &BatchRecord) -> Hash32 {
+    let mut seed = b"CAUSEWAY-NOTARY-SUBMITTER-V1".to_vec();
+    seed.extend_from_slice(&route_key(&batch.source_chain, &batch.dest_chain));
+    seed.extend_from_slice(&(batch.sequence / SUBMIT_WINDOW).to_be_bytes());
+    causeway_core::sha256(&seed)
 }
 
 /// A refusal saying the work is already done on the chain (specs/devchain.md §13.3–§13.4,
