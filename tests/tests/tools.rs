@@ -177,3 +177,45 @@ fn demo_evm_without_anvil_says_to_run_setup_evm() {
     );
     assert!(!dir.exists(), "the demo created {} anyway", dir.display());
 }
+
+// Bad input to `causeway transfer` and the notary commands is refused with what to do,
+// before anything is sent.
+#[test]
+fn transfer_and_notary_commands_refuse_nonsense_with_what_to_do() {
+    let net = Net::new();
+    let devchains = [
+        "--rpc",
+        "http://127.0.0.1:1",
+        "--to-rpc",
+        "http://127.0.0.1:2",
+    ];
+    let base = ["transfer", "--to", "bob", "--asset", "USD"];
+    let mut no_key = base.to_vec();
+    no_key.extend(devchains);
+    no_key.extend(["--amount", "5"]);
+    net.cli_err(&no_key, "--key is required");
+    let mut zero = base.to_vec();
+    zero.extend(devchains);
+    zero.extend(["--amount", "0", "--key", "k"]);
+    net.cli_err(&zero, "greater than zero");
+    let mut missing = base.to_vec();
+    missing.extend([
+        "--chains",
+        "/nonexistent",
+        "--from-chain",
+        "a",
+        "--to-chain",
+        "b",
+        "--amount",
+        "1",
+    ]);
+    net.cli_err(&missing, "cannot read --chains");
+    net.cli_err(
+        &["notary", "dkg", "--config", "/nonexistent.toml"],
+        "cannot read relay config",
+    );
+    net.cli_err(
+        &["notary", "status", "--api", "http://127.0.0.1:1"],
+        "cannot get notary status",
+    );
+}
