@@ -3,6 +3,9 @@
 # Works on a fresh clone: it installs what it needs (Rust crates, pinned npm tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A from-scratch build gains nothing from incremental caches, which would double the disk the
+# build needs (CI once ran out of disk).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
