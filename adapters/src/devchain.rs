@@ -1,5 +1,7 @@
 //! The built-in adapter for devchain nodes, over the node's JSON-RPC API.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use causeway_core::{Address, Amount, AssetId, ChainId, ChainInfo, Cursor, EventPage, Hash32};
 use causeway_devchain::api::{DevchainApiClient, ErrorCode, TxOutcome as NodeOutcome, TxStatus};
@@ -14,6 +16,8 @@ use crate::{Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxOutc
 
 /// Requests to a node time out after this long; the relay retries with backoff.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a caught-up follower's request waits at the node for the next final block.
+const LONG_POLL: Duration = Duration::from_secs(1);
 
 /// Largest answer accepted from a node (a full page of events fits many times over).
 const MAX_RESPONSE_BYTES: u32 = 10 << 20;
@@ -133,6 +137,16 @@ impl DevchainAdapter {
 impl ChainAdapter for DevchainAdapter {
     fn chain_id(&self) -> &ChainId {
         &self.chain
+    }
+
+    async fn wait_for_finalized(&self, height: u64, poll: Duration) -> Result<(), AdapterError> {
+        // The node holds the request until the block is final: no poll interval to wait out.
+        let hold = LONG_POLL.max(poll).as_millis() as u64;
+        self.client
+            .wait_for_height(height, hold)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        Ok(())
     }
 
     async fn info(&self) -> Result<ChainInfo, AdapterError> {

@@ -68,6 +68,16 @@ pub trait ChainAdapter: Send + Sync + 'static {
         Ok(tx)
     }
 
+    /// Returns once a block above `height` may be final, or after about `poll`, whichever
+    /// comes first; followers call it when they have caught up. The default sleeps `poll`.
+    /// A chain that can announce blocks answers as soon as one is final, so relays react to
+    /// it without waiting out a poll interval.
+    async fn wait_for_finalized(&self, height: u64, poll: Duration) -> Result<(), AdapterError> {
+        let _ = height;
+        tokio::time::sleep(poll).await;
+        Ok(())
+    }
+
     /// Polls until the transaction is final, re-broadcasting it if the chain forgets it.
     async fn wait_final(
         &self,

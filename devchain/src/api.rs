@@ -16,12 +16,20 @@ use crate::tx::SignedTransaction;
 
 /// Largest page `devchain_getEvents` returns; larger `limit`s are clamped.
 pub const MAX_EVENTS_PER_PAGE: u32 = 1_000;
+/// Longest `devchain_waitForHeight` holds a request; larger `timeout_ms` are clamped.
+pub const MAX_WAIT_FOR_HEIGHT_MS: u64 = 5_000;
 
 #[rpc(server, client, namespace = "devchain")]
 pub trait DevchainApi {
     /// Chain id, heights, finality rule and block time.
     #[method(name = "chainInfo")]
     async fn chain_info(&self) -> RpcResult<ChainInfo>;
+
+    /// Long poll: answers `chainInfo` as soon as a block above `height` is final, or after
+    /// `timeout_ms` (clamped to [`MAX_WAIT_FOR_HEIGHT_MS`]) with whatever is final then.
+    /// Followers use it to learn of a block when it is final instead of on their next poll.
+    #[method(name = "waitForHeight")]
+    async fn wait_for_height(&self, height: u64, timeout_ms: u64) -> RpcResult<ChainInfo>;
 
     /// Validates and queues a transaction; returns its hash. Idempotent: submitting a
     /// transaction the node already holds (pending or committed) returns the same hash.

@@ -207,6 +207,7 @@ async fn produce_block(shared: &Arc<Shared>, key: &SigningKey) -> Result<(), Dev
         // No subscribers is fine: the events are on disk for getEvents.
         let _ = shared.block_events.send(Arc::new(events));
     }
+    shared.published.send_replace(head.height);
     Ok(())
 }
 

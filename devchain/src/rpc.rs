@@ -12,7 +12,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::api::{
     AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, Receipt, TxStatus,
-    MAX_EVENTS_PER_PAGE,
+    MAX_EVENTS_PER_PAGE, MAX_WAIT_FOR_HEIGHT_MS,
 };
 use crate::error::DevchainError;
 use crate::mempool::check_stateless;
@@ -47,6 +47,14 @@ impl DevchainApiServer for Rpc {
             block_time_ms: self.shared.block_interval_ms,
             finality: FinalityRule::Instant,
         })
+    }
+
+    async fn wait_for_height(&self, height: u64, timeout_ms: u64) -> RpcResult<ChainInfo> {
+        let wait = std::time::Duration::from_millis(timeout_ms.min(MAX_WAIT_FOR_HEIGHT_MS));
+        let mut published = self.shared.published.subscribe();
+        // Timing out is an answer too: the caller reads the heights it is given.
+        let _ = tokio::time::timeout(wait, published.wait_for(|h| *h > height)).await;
+        self.chain_info().await
     }
 
     async fn submit_transaction(&self, tx: SignedTransaction) -> RpcResult<Hash32> {

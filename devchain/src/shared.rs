@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     ledger: RwLock<Ledger>,
     mempool: Mutex<Mempool>,
     pub block_events: broadcast::Sender<BlockEvents>,
+    /// Height of the last published (durable, final) block, for `devchain_waitForHeight`.
+    pub published: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -44,6 +46,7 @@ impl Shared {
         ledger: Ledger,
     ) -> Self {
         let (block_events, _) = broadcast::channel(limits.subscriber_lag_blocks);
+        let published = tokio::sync::watch::Sender::new(ledger.head.height);
         Shared {
             chain_id,
             block_interval_ms,
@@ -52,6 +55,7 @@ impl Shared {
             storage,
             ledger: RwLock::new(ledger),
             block_events,
+            published,
         }
     }
 

@@ -85,6 +85,9 @@ pub struct SwapView {
     pub status: causeway_htlc::SwapStatus,
     pub terms: causeway_htlc::Offer,
     pub timeline: Vec<crate::swaps::TimelineEntry>,
+    /// From the final event that made this relay claim to the claim's broadcast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_reaction_ms: Option<u64>,
 }
 
 impl From<&crate::swaps::SwapRecord> for SwapView {
@@ -95,6 +98,7 @@ impl From<&crate::swaps::SwapRecord> for SwapView {
             status: r.swap.status(),
             terms: r.swap.offer().clone(),
             timeline: r.timeline.clone(),
+            claim_reaction_ms: r.claim_reaction_ms,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Performs chain actions for the protocols, durably: each action is recorded under a stable
-//! id before anything is signed, its signed transaction is recorded before it is broadcast,
-//! and after a restart every unfinished action is re-sent with the *same* transaction. So an
-//! action is never executed twice with different effects, and never forgotten.
+//! id before anything is signed, its signed transaction is on disk before it is broadcast
+//! (one flush for every action of a chain signed together), and after a restart every
+//! unfinished action is re-sent with the *same* transaction. So an action is never executed
+//! twice with different effects, and never forgotten.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub const OUTCOME_QUEUE: usize = 16_384;
 const FINALITY_WAIT: Duration = Duration::from_secs(120);
 /// Longest pause between broadcast retries of an unreachable chain.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// Most queued actions of one chain signed and recorded under one flush.
+pub const MAX_SEND_BATCH: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -61,6 +64,10 @@ pub struct ActionRecord {
     pub tx: Option<PreparedTx>,
     pub status: ActionStatus,
     pub broadcasts: u32,
+    /// Local wall-clock time of the first accepted broadcast (for latency figures; it is
+    /// not persisted before the broadcast, so it may be missing after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_broadcast_ms: Option<u64>,
 }
 
 /// What the owner of an action learns when it is done.
@@ -70,6 +77,15 @@ pub struct ActionDone {
     pub chain: ChainId,
     pub status: ActionStatus,
     pub tx: Option<PreparedTx>,
+    /// See [`ActionRecord::first_broadcast_ms`].
+    pub first_broadcast_ms: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[derive(Clone)]
@@ -79,6 +95,7 @@ pub struct Executor {
 
 struct Inner {
     db: sled::Db,
+    durable: crate::durable::Durable,
     actions: sled::Tree,
     adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
     queues: BTreeMap<ChainId, mpsc::Sender<String>>,
@@ -92,9 +109,10 @@ impl Executor {
     /// Opens the executor over `db`, starts one worker per chain, and re-queues every
     /// unfinished action found on disk. Outcomes arrive on the returned receiver.
     pub fn start(
-        db: &sled::Db,
+        durable: &crate::durable::Durable,
         adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
     ) -> Result<(Executor, mpsc::Receiver<ActionDone>)> {
+        let db = durable.db();
         let actions = db.open_tree("actions")?;
         let (done_tx, done_rx) = mpsc::channel(OUTCOME_QUEUE);
         let mut queues = BTreeMap::new();
@@ -107,6 +125,7 @@ impl Executor {
         let executor = Executor {
             inner: Arc::new(Inner {
                 db: db.clone(),
+                durable: durable.clone(),
                 actions,
                 adapters,
                 queues,
@@ -156,30 +175,56 @@ impl Executor {
         chain: &ChainId,
         action: Action,
     ) -> Result<ActionRecord> {
-        if let Some(existing) = self.get(&id)? {
-            return Ok(existing);
+        let mut records = self.submit_many(vec![(id, chain.clone(), action)]).await?;
+        Ok(records.pop().expect("one record per submitted action"))
+    }
+
+    /// Records several actions, then queues them in order; idempotent by id like
+    /// [`Executor::submit`]. Returns each action's record, in the order given.
+    ///
+    /// The records are not flushed here: the worker's flush, which stores the signed
+    /// transaction before it is broadcast, covers them. A crash before that loses only
+    /// actions nothing has done yet, and every owner submits its pending actions again at
+    /// start from its own durable state (swaps: `pending_actions`; the notary: its book),
+    /// under the same ids.
+    pub async fn submit_many(
+        &self,
+        actions: Vec<(String, ChainId, Action)>,
+    ) -> Result<Vec<ActionRecord>> {
+        let mut records = Vec::with_capacity(actions.len());
+        let mut fresh = Vec::new();
+        for (id, chain, action) in actions {
+            if let Some(existing) = self.get(&id)? {
+                records.push(existing);
+                continue;
+            }
+            let queue = self.inner.queues.get(&chain).with_context(|| {
+                format!("action {id}: chain {chain} is not configured in this relay")
+            })?;
+            let record = ActionRecord {
+                seq: self.inner.db.generate_id()?,
+                id,
+                chain,
+                action,
+                tx: None,
+                status: ActionStatus::Queued,
+                broadcasts: 0,
+                first_broadcast_ms: None,
+            };
+            self.write(&record)?;
+            fresh.push((queue.clone(), record.id.clone(), record.chain.clone()));
+            records.push(record);
         }
-        let queue = self.inner.queues.get(chain).with_context(|| {
-            format!("action {id}: chain {chain} is not configured in this relay")
-        })?;
-        let record = ActionRecord {
-            seq: self.inner.db.generate_id()?,
-            id: id.clone(),
-            chain: chain.clone(),
-            action,
-            tx: None,
-            status: ActionStatus::Queued,
-            broadcasts: 0,
-        };
-        self.put(&record).await?;
         self.inner
             .in_flight
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        queue
-            .send(id)
-            .await
-            .map_err(|_| anyhow::anyhow!("executor for chain {chain} has stopped"))?;
-        Ok(record)
+            .fetch_add(fresh.len(), std::sync::atomic::Ordering::Relaxed);
+        for (queue, id, chain) in fresh {
+            queue
+                .send(id)
+                .await
+                .map_err(|_| anyhow::anyhow!("executor for chain {chain} has stopped"))?;
+        }
+        Ok(records)
     }
 
     /// Actions recorded and not yet done.
@@ -206,22 +251,99 @@ impl Executor {
 
     /// Writes a record durably: nothing is broadcast before its record is on disk.
     async fn put(&self, record: &ActionRecord) -> Result<()> {
+        self.write(record)?;
+        self.inner.durable.flush().await?;
+        Ok(())
+    }
+
+    /// Writes a record, not yet durably: a flush must follow before anything acts on it.
+    fn write(&self, record: &ActionRecord) -> Result<()> {
         self.inner
             .actions
             .insert(record.id.as_bytes(), serde_json::to_vec(record)?)?;
-        crate::durable::flush(&self.inner.db).await?;
         Ok(())
     }
 
     async fn worker(self, chain: ChainId, mut rx: mpsc::Receiver<String>) {
-        while let Some(id) = rx.recv().await {
-            if let Err(err) = self.send_one(&chain, &id).await {
-                tracing::error!(action = %id, chain = %chain, "action failed: {err:#}");
+        let mut ids = Vec::with_capacity(MAX_SEND_BATCH);
+        while rx.recv_many(&mut ids, MAX_SEND_BATCH).await > 0 {
+            if let Err(err) = self.send_batch(&chain, &ids).await {
+                tracing::error!(chain = %chain, actions = ids.len(), "actions failed: {err:#}");
             }
+            ids.clear();
         }
     }
 
-    /// Signs (if not yet signed) and broadcasts one action, then hands it to a watcher.
+    /// Signs every queued action of one chain that is not signed yet, records them all with
+    /// one flush, then broadcasts them in order. An action that cannot be signed now, or that
+    /// was signed after a refused one in this batch, goes through [`Self::send_one`] alone.
+    async fn send_batch(&self, chain: &ChainId, ids: &[String]) -> Result<()> {
+        let adapter = self
+            .inner
+            .adapters
+            .get(chain)
+            .context("chain not configured")?
+            .clone();
+        let mut ready = Vec::with_capacity(ids.len());
+        let mut alone = Vec::new();
+        for id in ids {
+            let Some(mut record) = self.get(id)? else {
+                continue;
+            };
+            if record.status.is_done() {
+                continue;
+            }
+            let mut signed_now = false;
+            if record.tx.is_none() {
+                match adapter.prepare(&record.action).await {
+                    Ok(tx) => {
+                        record.tx = Some(tx);
+                        record.status = ActionStatus::Sent;
+                        self.write(&record)?;
+                        signed_now = true;
+                    }
+                    Err(e) if e.is_transient() => {
+                        alone.push(record.id);
+                        continue;
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        self.finish(record, ActionStatus::Refused { reason })
+                            .await?;
+                        continue;
+                    }
+                }
+            }
+            ready.push((record, signed_now));
+        }
+        if ready.iter().any(|(_, signed_now)| *signed_now) {
+            self.inner.durable.flush().await?;
+        }
+        let mut refused = false;
+        for (mut record, signed_now) in ready {
+            if refused && signed_now {
+                // Signed after a transaction the chain refused, so its nonce may now leave a
+                // gap; it was never broadcast, so it may be signed again.
+                record.tx = None;
+                record.status = ActionStatus::Queued;
+                self.put(&record).await?;
+                alone.push(record.id);
+                continue;
+            }
+            if !self.broadcast_and_watch(record, &adapter).await? {
+                refused = true;
+            }
+        }
+        for id in alone {
+            if let Err(err) = self.send_one(chain, &id).await {
+                tracing::error!(action = %id, chain = %chain, "action failed: {err:#}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs one action alone (waiting out a chain that cannot sign it yet), records it, and
+    /// broadcasts it.
     async fn send_one(&self, chain: &ChainId, id: &str) -> Result<()> {
         let Some(mut record) = self.get(id)? else {
             bail!("no record")
@@ -236,54 +358,66 @@ impl Executor {
             .context("chain not configured")?
             .clone();
         let mut pause = Duration::from_millis(100);
-        loop {
-            if record.tx.is_none() {
-                match adapter.prepare(&record.action).await {
-                    Ok(tx) => {
-                        record.tx = Some(tx);
-                        record.status = ActionStatus::Sent;
-                        self.put(&record).await?;
-                    }
-                    Err(e) if e.is_transient() => {
-                        tracing::warn!(action = %id, "cannot prepare yet: {e}");
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(MAX_RETRY_PAUSE);
-                        continue;
-                    }
-                    Err(e) => {
-                        return self
-                            .finish(
-                                record,
-                                ActionStatus::Refused {
-                                    reason: e.to_string(),
-                                },
-                            )
-                            .await
-                    }
-                }
-            }
-            let tx = record.tx.clone().expect("prepared above");
-            match adapter.broadcast(&tx).await {
-                Ok(()) => {
-                    record.broadcasts += 1;
-                    tracing::info!(action = %id, chain = %chain, tx = %tx.id, "broadcast {}", tx.action.name());
-                    break;
+        while record.tx.is_none() {
+            match adapter.prepare(&record.action).await {
+                Ok(tx) => {
+                    record.tx = Some(tx);
+                    record.status = ActionStatus::Sent;
+                    self.put(&record).await?;
                 }
                 Err(e) if e.is_transient() => {
-                    tracing::warn!(action = %id, "broadcast failed, retrying: {e}");
+                    tracing::warn!(action = %id, "cannot prepare yet: {e}");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(MAX_RETRY_PAUSE);
                 }
-                Err(e) => return self.refused(record, &adapter, e).await,
+                Err(e) => {
+                    let reason = e.to_string();
+                    return self.finish(record, ActionStatus::Refused { reason }).await;
+                }
+            }
+        }
+        self.broadcast_and_watch(record, &adapter).await?;
+        Ok(())
+    }
+
+    /// Broadcasts a recorded transaction (retrying while the chain is unreachable) and hands
+    /// it to a watcher. Returns false if the chain refused it.
+    async fn broadcast_and_watch(
+        &self,
+        mut record: ActionRecord,
+        adapter: &Arc<dyn ChainAdapter>,
+    ) -> Result<bool> {
+        let tx = record
+            .tx
+            .clone()
+            .context("broadcast of an unsigned action")?;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match adapter.broadcast(&tx).await {
+                Ok(()) => {
+                    record.broadcasts += 1;
+                    record.first_broadcast_ms.get_or_insert_with(now_ms);
+                    tracing::info!(action = %record.id, chain = %record.chain, tx = %tx.id, "broadcast {}", tx.action.name());
+                    break;
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(action = %record.id, "broadcast failed, retrying: {e}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                Err(e) => {
+                    self.refused(record, adapter, e).await?;
+                    return Ok(false);
+                }
             }
         }
         let permit = self.inner.watch_slots.clone().acquire_owned().await?;
-        let ex = self.clone();
+        let (ex, adapter) = (self.clone(), adapter.clone());
         tokio::spawn(async move {
             ex.watch(record, adapter).await;
             drop(permit);
         });
-        Ok(())
+        Ok(true)
     }
 
     /// A refusal at broadcast: the transaction may still have landed before (a re-send
@@ -347,6 +481,7 @@ impl Executor {
                 chain: record.chain.clone(),
                 status,
                 tx: record.tx.clone(),
+                first_broadcast_ms: record.first_broadcast_ms,
             })
             .await;
         Ok(())

@@ -23,6 +23,10 @@ use crate::keystore::Keystore;
 
 /// How long a process may take to come up before we call it failed.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests one launched process's client keeps open at once: below the relay API's and the
+/// devchain RPC's connection bounds, so a load tool with thousands of tasks queues instead of
+/// being refused.
+pub const CLIENT_MAX_REQUESTS: usize = 128;
 
 /// Tight but valid safety assumptions for loopback chains (blocks every 200 ms to 1 s,
 /// relays polling every 20 to 50 ms), so swap expiries come within seconds.
@@ -248,6 +252,7 @@ impl DevchainProcess {
 
     pub fn client(&self) -> HttpClient {
         HttpClientBuilder::default()
+            .max_concurrent_requests(CLIENT_MAX_REQUESTS)
             .build(&self.rpc_url)
             .expect("valid URL")
     }
@@ -324,8 +329,11 @@ impl RelayProcess {
             .collect()
     }
 
+    /// A client that keeps at most [`CLIENT_MAX_REQUESTS`] requests open at once (the API
+    /// refuses connections beyond its own bound with 429), queueing the rest.
     pub fn client(&self) -> HttpClient {
         HttpClientBuilder::default()
+            .max_concurrent_requests(CLIENT_MAX_REQUESTS)
             .build(&self.api_url)
             .expect("valid URL")
     }

@@ -13,6 +13,7 @@ use sled::Transactional;
 
 pub struct Store {
     db: sled::Db,
+    durable: crate::durable::Durable,
     cursors: sled::Tree,
     events: sled::Tree,
     /// `hashlock chain \0 position` -> (): finds a swap's HTLC events without a scan.
@@ -57,6 +58,7 @@ impl Store {
             cursors: db.open_tree("cursors")?,
             events: db.open_tree("events")?,
             hashlocks: db.open_tree("hashlocks")?,
+            durable: crate::durable::Durable::new(&db),
             db,
         })
     }
@@ -139,7 +141,12 @@ impl Store {
     }
 
     pub async fn flush(&self) -> Result<()> {
-        crate::durable::flush(&self.db).await
+        self.durable.flush().await
+    }
+
+    /// The database's group-committed flushes, shared by everything that writes to it.
+    pub fn durable(&self) -> &crate::durable::Durable {
+        &self.durable
     }
 }
 

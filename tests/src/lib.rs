@@ -222,10 +222,18 @@ pub async fn post_raw(url: &str, body: &[u8]) -> Result<String> {
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
+    let wrote = match stream.write_all(head.as_bytes()).await {
+        Ok(()) => stream.write_all(body).await,
+        Err(e) => Err(e),
+    };
+    // A node may answer an oversized body and close before reading all of it: its answer
+    // counts even though the rest of our write then fails (a broken pipe).
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
+    let read = stream.read_to_end(&mut response).await;
+    if response.is_empty() {
+        wrote?;
+        read?;
+    }
     let text = String::from_utf8_lossy(&response).into_owned();
     Ok(text
         .split_once("\r\n\r\n")

@@ -25,13 +25,20 @@ use report::{LoadReport, Sample};
 
 /// A swap's stages, each timed from its offer request.
 const SWAP_STAGES: [&str; 3] = ["offer accepted", "initiator finished", "both finished"];
+/// What the participant's relay measures (specs/htlc.md §8.1, reaction time).
+const REACTION: &str = "preimage revealed (block time) -> claim broadcast";
 
 /// Longest a single swap may take before the run is declared failed.
 const SWAP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a finished swap's reaction figure is waited for.
+const REACTION_WAIT: Duration = Duration::from_secs(10);
 /// Most swaps one run may drive (the relay's own bound is far higher).
 const MAX_SWAPS: usize = 100_000;
 /// Coarse enough not to load the relays it measures; it is the latency's resolution.
 const STATUS_POLL: Duration = Duration::from_millis(50);
+/// Status requests per second the load tool allows itself per relay: with many swaps in
+/// flight each polls less often (see [`status_poll`]).
+const STATUS_REQUESTS_PER_S: f64 = 2_000.0;
 /// How long each process gets to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -82,10 +89,11 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
     let alice_relay = start_relay(&bin, &dir, &keys, "alice", &chains).await?;
     let bob_relay = start_relay(&bin, &dir, &keys, "bob", &chains).await?;
     let (alice_api, bob_api) = (alice_relay.client(), bob_relay.client());
+    let poll = status_poll(args.concurrency);
     if !out.json {
         println!(
-            "driving {} swaps, {} at a time, between {a} and {b} (2 devchain nodes, 2 relays)",
-            args.swaps, args.concurrency
+            "driving {} swaps, {} at a time, between {a} and {b} (2 devchain nodes, 2 relays); each swap's status is polled every {} ms",
+            args.swaps, args.concurrency, poll.as_millis()
         );
     }
 
@@ -128,14 +136,26 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
                     if b.status.outcome.is_some() {
                         drop(permit);
                         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                        return Ok::<_, anyhow::Error>(Sample {
+                        let sample = Sample {
                             start_s,
                             stages_ms: vec![
                                 ms(accepted),
                                 ms(initiator_done.unwrap_or_default()),
                                 ms(t0.elapsed()),
                             ],
-                        });
+                        };
+                        // The claim's event can finish the swap before the executor reports
+                        // the claim's broadcast, which is when the figure is written.
+                        let mut reaction = b.claim_reaction_ms;
+                        let asked = Instant::now();
+                        while reaction.is_none() && asked.elapsed() < REACTION_WAIT {
+                            tokio::time::sleep(poll).await;
+                            reaction = bob_api
+                                .swap_status(view.swap_id.clone())
+                                .await?
+                                .claim_reaction_ms;
+                        }
+                        return Ok::<_, anyhow::Error>((sample, reaction.map(|r| r as f64)));
                     }
                 }
                 if t0.elapsed() > SWAP_TIMEOUT {
@@ -144,13 +164,16 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
                         view.swap_id
                     );
                 }
-                tokio::time::sleep(STATUS_POLL).await;
+                tokio::time::sleep(poll).await;
             }
         }));
     }
     let mut samples = Vec::with_capacity(tasks.len());
+    let mut reactions = Vec::with_capacity(tasks.len());
     for t in tasks {
-        samples.push(t.await??);
+        let (sample, reaction) = t.await??;
+        samples.push(sample);
+        reactions.extend(reaction);
     }
     let elapsed = started.elapsed().as_secs_f64();
     drop((alice_api, bob_api));
@@ -168,8 +191,17 @@ async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
         elapsed_s: elapsed,
         out_dir: &args.out,
         work_dir: &dir,
+        measured: vec![(REACTION, reactions)],
     };
     run.finish(samples, processes, out)
+}
+
+/// How often each in-flight swap polls its status: [`STATUS_POLL`], or less often when that
+/// would exceed [`STATUS_REQUESTS_PER_S`] per relay.
+fn status_poll(concurrency: usize) -> Duration {
+    STATUS_POLL.max(Duration::from_secs_f64(
+        concurrency as f64 / STATUS_REQUESTS_PER_S,
+    ))
 }
 
 /// What a finished load run reports.
@@ -180,6 +212,8 @@ struct Run<'a> {
     elapsed_s: f64,
     out_dir: &'a std::path::Path,
     work_dir: &'a std::path::Path,
+    /// Durations the processes measured, by name.
+    measured: Vec<(&'a str, Vec<f64>)>,
 }
 
 impl Run<'_> {
@@ -191,14 +225,17 @@ impl Run<'_> {
         out: Output,
     ) -> Result<()> {
         let processes = stop_measured(processes)?;
-        let report = LoadReport::new(
-            self.what,
-            self.stages,
-            self.concurrency,
-            self.elapsed_s,
-            samples,
-            processes,
-            self.out_dir,
+        let report = self.measured.into_iter().fold(
+            LoadReport::new(
+                self.what,
+                self.stages,
+                self.concurrency,
+                self.elapsed_s,
+                samples,
+                processes,
+                self.out_dir,
+            ),
+            |report, (name, samples)| report.with_measured(name, samples),
         );
         report.write()?;
         out.print(&report, || report.text());

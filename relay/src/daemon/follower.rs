@@ -63,6 +63,14 @@ impl IngestGates {
     }
 }
 
+/// Where a follower stands after one round.
+enum Round {
+    /// The page was full: read the next one at once.
+    More,
+    /// Every final event up to this height is ingested.
+    CaughtUp { finalized_height: u64 },
+}
+
 pub struct Follower {
     pub adapter: Arc<dyn ChainAdapter>,
     pub gates: Arc<IngestGates>,
@@ -81,13 +89,23 @@ impl Follower {
                 break;
             }
             let pause = match self.step(&chain).await {
-                Ok(true) => {
+                Ok(Round::More) => {
                     backoff = MIN_BACKOFF;
                     Duration::ZERO
                 }
-                Ok(false) => {
+                Ok(Round::CaughtUp { finalized_height }) => {
                     backoff = MIN_BACKOFF;
-                    self.poll_interval
+                    // Until the next final block (a devchain node answers the moment it is
+                    // final), or a poll interval for chains that cannot tell.
+                    let waited = tokio::select! {
+                        r = self.adapter.wait_for_finalized(finalized_height, self.poll_interval) => r.is_ok(),
+                        _ = shutdown.changed() => true,
+                    };
+                    if waited {
+                        Duration::ZERO
+                    } else {
+                        self.poll_interval
+                    }
                 }
                 Err(err) => {
                     let failures = self.record_failure(&chain, &err);
@@ -112,7 +130,7 @@ impl Follower {
     /// The head is read *before* the page, so when the page is not full every event at or
     /// below that head has been handed to consumers before they hear of the head: a
     /// deadline is never judged on a height whose events were not seen yet.
-    async fn step(&self, chain: &ChainId) -> anyhow::Result<bool> {
+    async fn step(&self, chain: &ChainId) -> anyhow::Result<Round> {
         let info = self.adapter.info().await?;
         let _gate = self.gates.enter(chain).await;
         let cursor = self.store.cursor(chain)?;
@@ -148,7 +166,13 @@ impl Follower {
         if n > 0 {
             tracing::debug!(chain = %chain, events = n, next = %page.next, "ingested");
         }
-        Ok(full)
+        Ok(if full {
+            Round::More
+        } else {
+            Round::CaughtUp {
+                finalized_height: page.finalized_height.max(info.finalized_height),
+            }
+        })
     }
 
     fn record_failure(&self, chain: &ChainId, err: &anyhow::Error) -> u32 {

@@ -26,6 +26,8 @@ use status::{ChainStatus, StatusBoard};
 const MAX_API_REQUEST_BYTES: u32 = 1 << 20;
 /// Most concurrent API connections.
 const MAX_API_CONNECTIONS: u32 = 256;
+/// Action outcomes applied to the protocols in one step (one flush for all of them).
+const MAX_OUTCOMES_PER_STEP: usize = 256;
 
 /// Builds the adapter a chain's config asks for.
 pub fn build_adapter(chain: &ChainConfig, keystore: &Keystore) -> Result<Arc<dyn ChainAdapter>> {
@@ -86,7 +88,7 @@ pub async fn run(
     for chain in &config.chains {
         adapters.insert(chain.id.clone(), build_adapter(chain, &keystore)?);
     }
-    let (executor, mut outcomes) = Executor::start(store.db(), adapters.clone())?;
+    let (executor, mut outcomes) = Executor::start(store.durable(), adapters.clone())?;
     let identity = identity_key(&config, &keystore)?;
     let swaps = SwapEngine::open(
         store.clone(),
@@ -99,9 +101,14 @@ pub async fn run(
     .await?;
     let notary = match &config.notary {
         Some(notary_config) => Some(
-            crate::notary::Notary::start(notary_config, store.db(), &adapters, executor.clone())
-                .await
-                .context("notary")?,
+            crate::notary::Notary::start(
+                notary_config,
+                store.durable(),
+                &adapters,
+                executor.clone(),
+            )
+            .await
+            .context("notary")?,
         ),
         None => None,
     };
@@ -110,22 +117,24 @@ pub async fn run(
         let swaps = swaps.clone();
         let notary = notary.clone();
         tokio::spawn(async move {
-            while let Some(done) = outcomes.recv().await {
-                if let (Some(notary), true) = (&notary, done.id.starts_with("notary:")) {
-                    if let Err(e) = notary.attester.on_action_done(&done).await {
-                        tracing::error!(action = %done.id, "cannot apply action outcome: {e:#}");
-                    }
-                    continue;
-                }
-                match swaps.on_action_done(&done).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(action = %done.id, "outcome for an action no protocol claims")
-                    }
-                    Err(e) => {
-                        tracing::error!(action = %done.id, "cannot apply action outcome: {e:#}")
+            let mut batch = Vec::with_capacity(MAX_OUTCOMES_PER_STEP);
+            while outcomes.recv_many(&mut batch, MAX_OUTCOMES_PER_STEP).await > 0 {
+                for done in &batch {
+                    if let (Some(notary), true) = (&notary, done.id.starts_with("notary:")) {
+                        if let Err(e) = notary.attester.on_action_done(done).await {
+                            tracing::error!(action = %done.id, "cannot apply action outcome: {e:#}");
+                        }
+                    } else if !SwapEngine::owns(done) {
+                        tracing::warn!(action = %done.id, "outcome for an action no protocol claims");
                     }
                 }
+                if let Err(e) = swaps.on_actions_done(&batch).await {
+                    tracing::error!(
+                        outcomes = batch.len(),
+                        "cannot apply swap action outcomes: {e:#}"
+                    );
+                }
+                batch.clear();
             }
         })
     };

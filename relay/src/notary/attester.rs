@@ -82,11 +82,11 @@ pub(super) struct Volatile {
 impl Attester {
     pub fn open(
         mut setup: AttesterSetup,
-        db: &sled::Db,
+        durable: &crate::durable::Durable,
         signer: SignerHandle,
         executor: Executor,
     ) -> Result<Arc<Attester>> {
-        let book = Book::open(db)?;
+        let book = Book::open(durable)?;
         let governor = std::mem::take(&mut setup.governor);
         let governor = rebuild_governor(governor, &book)?;
         reseal_for_epoch(&book, &setup)?;

@@ -75,6 +75,7 @@ pub struct RouteState {
 
 pub struct Book {
     tree: sled::Tree,
+    durable: crate::durable::Durable,
 }
 
 pub fn route_key(source: &ChainId, dest: &ChainId) -> Vec<u8> {
@@ -184,9 +185,10 @@ impl Changes {
 }
 
 impl Book {
-    pub fn open(db: &sled::Db) -> Result<Book> {
+    pub fn open(durable: &crate::durable::Durable) -> Result<Book> {
         Ok(Book {
-            tree: db.open_tree("notary")?,
+            tree: durable.db().open_tree("notary")?,
+            durable: durable.clone(),
         })
     }
 
@@ -199,7 +201,7 @@ impl Book {
 
     pub async fn apply(&self, changes: Changes) -> Result<()> {
         self.tree.apply_batch(changes.0)?;
-        crate::durable::flush(&self.tree).await?;
+        self.durable.flush().await?;
         Ok(())
     }
 

@@ -44,7 +44,7 @@ impl Notary {
     /// Loads the seat and key share, opens the channel and starts signing and attesting.
     pub async fn start(
         config: &NotaryConfig,
-        db: &sled::Db,
+        durable: &crate::durable::Durable,
         adapters: &BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
         executor: crate::executor::Executor,
     ) -> Result<Arc<Notary>> {
@@ -91,7 +91,7 @@ impl Notary {
                 seat.committee.config.members.len()
             );
         }
-        let nonces = db.open_tree("notary_nonces")?;
+        let nonces = durable.db().open_tree("notary_nonces")?;
         let restored = signer::stored_nonces(&nonces)?;
         if !restored.is_empty() {
             tracing::info!(records = restored.len(), "restored nonce records");
@@ -110,6 +110,7 @@ impl Notary {
         let signer = signer::spawn(SignerSetup {
             node,
             nonces,
+            durable: durable.clone(),
             transport: transport.clone(),
             inbound,
             members: members.len(),
@@ -135,7 +136,7 @@ impl Notary {
                 fallback: Duration::from_millis(config.fallback_ms),
                 governor,
             },
-            db,
+            durable,
             signer.clone(),
             executor,
         )?;

@@ -76,6 +76,7 @@ impl SignerHandle {
 pub struct SignerSetup {
     pub node: SigningNode<OsRng>,
     pub nonces: sled::Tree,
+    pub durable: crate::durable::Durable,
     pub transport: Transport,
     pub inbound: mpsc::Receiver<Inbound>,
     pub members: usize,
@@ -102,6 +103,7 @@ pub fn spawn(setup: SignerSetup) -> SignerHandle {
         me: setup.node.identifier(),
         node: setup.node,
         nonces: setup.nonces,
+        durable: setup.durable,
         transport: setup.transport,
         members: setup.members,
         epoch: setup.epoch,
@@ -120,6 +122,7 @@ struct Service {
     me: Identifier,
     node: SigningNode<OsRng>,
     nonces: sled::Tree,
+    durable: crate::durable::Durable,
     transport: Transport,
     members: usize,
     epoch: u64,
@@ -234,7 +237,7 @@ impl Service {
                 // specs/notary.md §5: durable before the commitment or share leaves.
                 self.nonces
                     .insert(nonce_key(&record.round), serde_json::to_vec(&record)?)?;
-                crate::durable::flush(&self.nonces).await?;
+                self.durable.flush().await?;
                 self.send(envelope);
             }
             SigningOutput::AttemptStarted {

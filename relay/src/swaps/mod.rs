@@ -48,7 +48,6 @@ pub struct OfferRequest {
 
 pub struct SwapEngine {
     tree: sled::Tree,
-    db: sled::Db,
     store: Arc<Store>,
     gates: Arc<IngestGates>,
     adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
@@ -57,6 +56,8 @@ pub struct SwapEngine {
     identity: SigningKey,
     /// Unfinished swaps. One lock: swaps are small and steps are short.
     active: Mutex<Active>,
+    /// The last finalized head (height, time) each follower reported.
+    heads: std::sync::Mutex<BTreeMap<ChainId, (u64, u64)>>,
 }
 
 /// Unfinished swaps by id, and their ids by hashlock so an event finds its swaps at once.
@@ -112,8 +113,7 @@ impl SwapEngine {
         policy
             .validate()
             .map_err(|e| anyhow::anyhow!("[swap] policy: {e}"))?;
-        let db = store.db().clone();
-        let tree = db.open_tree("swaps")?;
+        let tree = store.db().open_tree("swaps")?;
         let mut active = Active::default();
         for kv in tree.iter() {
             let (_, v) = kv?;
@@ -124,7 +124,6 @@ impl SwapEngine {
         }
         let engine = Arc::new(SwapEngine {
             tree,
-            db,
             store,
             gates,
             adapters,
@@ -132,6 +131,7 @@ impl SwapEngine {
             policy,
             identity,
             active: Mutex::new(active),
+            heads: Default::default(),
         });
         // Re-issue whatever was outstanding: the executor ignores ids it already has and
         // re-sends their recorded transactions (specs/htlc.md §8).
@@ -143,10 +143,10 @@ impl SwapEngine {
             .values()
             .flat_map(|r| r.swap.pending_actions())
             .collect();
-        for action in pending {
+        for action in &pending {
             tracing::info!(swap_action = %action.id, "resuming swap action");
-            engine.submit(action).await?;
         }
+        engine.submit_all(pending).await?;
         // An initiator that crashed before its start was recorded starts again.
         engine
             .feed(|swap| {
@@ -292,11 +292,10 @@ impl SwapEngine {
             swap.offer().leg_b.chain_id.clone(),
         ];
         // No page may be ingested between our back-fill and our registration.
+        // The gates (not the engine's lock) are held until the swap is durable and its
+        // actions queued: no event of its chains can reach it in between, and other swaps
+        // share the flush instead of queueing behind it.
         let _gates = self.gates.enter_all(&chains).await;
-        let mut active = self.active.lock().await;
-        if active.swaps.len() >= MAX_ACTIVE_SWAPS {
-            bail!("this relay already runs {MAX_ACTIVE_SWAPS} swaps; try again when some finish");
-        }
         let mut record = SwapRecord::new(swap, offer, now_ms());
         let mut outputs = Vec::new();
         for event in self.store.htlc_events(&record.swap.offer().hashlock)? {
@@ -308,58 +307,62 @@ impl SwapEngine {
         if start {
             outputs.extend(record.swap.handle(Input::Start));
         }
+        // Its first ticks now, from the heads the followers last reported, rather than at
+        // each chain's next block: an initiator locks only once it has heard from both.
+        for chain in &chains {
+            if let Some(tick) = self.last_tick(chain) {
+                outputs.extend(record.swap.handle(tick));
+            }
+        }
         let submits = record.note_all(outputs, now_ms());
-        self.persist(&[&record]).await?;
+        {
+            let mut active = self.active.lock().await;
+            if active.swaps.len() >= MAX_ACTIVE_SWAPS {
+                bail!(
+                    "this relay already runs {MAX_ACTIVE_SWAPS} swaps; try again when some finish"
+                );
+            }
+            self.write(&[&record])?;
+            active.insert(record.clone());
+        }
+        // Durable before its actions are: after a crash no action runs for a swap the relay
+        // has forgotten.
+        self.store.durable().flush().await?;
         self.submit_all(submits).await?;
-        let snapshot = record.clone();
-        active.insert(record);
-        Ok(snapshot)
+        Ok(record)
     }
 
     /// Writes swaps durably, all in one batch and one flush: nothing they asked for is
     /// submitted before they are on disk.
     async fn persist(&self, records: &[&SwapRecord]) -> Result<()> {
+        self.write(records)?;
+        self.store.durable().flush().await?;
+        Ok(())
+    }
+
+    /// Writes swaps in one batch, not yet durably.
+    fn write(&self, records: &[&SwapRecord]) -> Result<()> {
         let mut batch = sled::Batch::default();
         for record in records {
             batch.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?);
         }
         self.tree.apply_batch(batch)?;
-        crate::durable::flush(&self.db).await?;
         Ok(())
     }
 
+    /// Records every action with one flush (the executor's), then queues them in order.
     async fn submit_all(&self, actions: Vec<causeway_htlc::SwapAction>) -> Result<()> {
-        for action in actions {
-            self.submit(action).await?;
+        if actions.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    async fn submit(&self, action: causeway_htlc::SwapAction) -> Result<()> {
-        let adapter_action = match action.kind {
-            ActionKind::Lock {
-                recipient,
-                asset,
-                amount,
-                hashlock,
-                expiry_ms,
-            } => Action::HtlcLock {
-                recipient,
-                asset,
-                amount,
-                hashlock,
-                expiry_ms,
-            },
-            ActionKind::Claim { lock_id, preimage } => Action::HtlcClaim { lock_id, preimage },
-            ActionKind::Refund { lock_id } => Action::HtlcRefund { lock_id },
-        };
-        self.executor
-            .submit(
-                format!("{ACTION_PREFIX}{}", action.id),
-                &action.chain,
-                adapter_action,
-            )
-            .await?;
+        let actions = actions
+            .into_iter()
+            .map(|a| {
+                let id = format!("{ACTION_PREFIX}{}", a.id);
+                (id, a.chain.clone(), adapter_action(a.kind))
+            })
+            .collect();
+        self.executor.submit_many(actions).await?;
         Ok(())
     }
 
@@ -386,9 +389,19 @@ impl SwapEngine {
             // A tick that changes nothing but the swap's view of chain time is not worth a
             // write: after a restart the next tick brings the view back.
             let is_tick = matches!(input, Input::Tick { .. });
+            let observed_ms = match &input {
+                Input::Observed { event, .. } => Some(event.time_ms),
+                _ => None,
+            };
             let outputs = record.swap.handle(input);
             if outputs.is_empty() && is_tick {
                 continue;
+            }
+            let claims = outputs.iter().any(|o| {
+                matches!(o, causeway_htlc::Output::Submit(a) if matches!(a.kind, ActionKind::Claim { .. }))
+            });
+            if claims && observed_ms.is_some() {
+                record.claim_trigger_ms = observed_ms;
             }
             submits.extend(record.note_all(outputs, now_ms()));
             if !changed.contains(&id) {
@@ -412,34 +425,89 @@ impl SwapEngine {
         Ok(())
     }
 
-    /// Routes an executor outcome to its swap; returns false if it is not a swap action.
-    pub async fn on_action_done(&self, done: &ActionDone) -> Result<bool> {
-        let Some(action_id) = done.id.strip_prefix(ACTION_PREFIX) else {
-            return Ok(false);
-        };
-        let swap_id = action_id.split('/').next().unwrap_or_default().to_string();
-        let result = match &done.status {
-            ActionStatus::Final {
-                outcome: causeway_adapters::TxOutcome::Success,
-                ..
-            } => ActionResult::Ok,
-            ActionStatus::Final {
-                outcome: causeway_adapters::TxOutcome::Failed { reason },
-                ..
-            } => ActionResult::Failed(reason.clone()),
-            ActionStatus::Refused { reason } => ActionResult::Failed(reason.clone()),
-            ActionStatus::Queued | ActionStatus::Sent => return Ok(true),
-        };
-        let Ok(swap_id) = SwapId::new(swap_id) else {
-            return Ok(true);
-        };
-        let input = Input::ActionOutcome {
-            action_id: action_id.to_string(),
-            result,
-        };
+    /// A tick repeating the last head the follower of `chain` reported, if any.
+    fn last_tick(&self, chain: &ChainId) -> Option<Input> {
+        let heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        let &(finalized_height, time_ms) = heads.get(chain)?;
+        Some(Input::Tick {
+            chain: chain.clone(),
+            finalized_height,
+            time_ms,
+        })
+    }
+
+    /// Whether `done` is the outcome of a swap action.
+    pub fn owns(done: &ActionDone) -> bool {
+        done.id.starts_with(ACTION_PREFIX)
+    }
+
+    /// Feeds executor outcomes of swap actions to their swaps, all in one step (one flush);
+    /// outcomes of other actions are skipped.
+    pub async fn on_actions_done(&self, outcomes: &[ActionDone]) -> Result<()> {
         let mut active = self.active.lock().await;
-        self.step(&mut active, vec![(swap_id, input)]).await?;
-        Ok(true)
+        let mut inputs = Vec::with_capacity(outcomes.len());
+        for done in outcomes {
+            let Some(action_id) = done.id.strip_prefix(ACTION_PREFIX) else {
+                continue;
+            };
+            let result = match &done.status {
+                ActionStatus::Final {
+                    outcome: causeway_adapters::TxOutcome::Success,
+                    ..
+                } => ActionResult::Ok,
+                ActionStatus::Final {
+                    outcome: causeway_adapters::TxOutcome::Failed { reason },
+                    ..
+                } => ActionResult::Failed(reason.clone()),
+                ActionStatus::Refused { reason } => ActionResult::Failed(reason.clone()),
+                ActionStatus::Queued | ActionStatus::Sent => continue,
+            };
+            let swap_id = action_id.split('/').next().unwrap_or_default();
+            let Ok(swap_id) = SwapId::new(swap_id) else {
+                continue;
+            };
+            if action_id.contains("/claim-") {
+                self.note_reaction(&mut active, &swap_id, done.first_broadcast_ms)?;
+            }
+            let input = Input::ActionOutcome {
+                action_id: action_id.to_string(),
+                result,
+            };
+            inputs.push((swap_id, input));
+        }
+        self.step(&mut active, inputs).await
+    }
+
+    /// Records the relay's reaction time on the swap whose claim was broadcast at
+    /// `broadcast_ms`. The swap may have finished already (its claim's event can arrive
+    /// before the executor reports the outcome); then its stored record is updated, with no
+    /// flush of its own: it is a figure, not state the protocol needs.
+    fn note_reaction(
+        &self,
+        active: &mut Active,
+        swap_id: &SwapId,
+        broadcast_ms: Option<u64>,
+    ) -> Result<()> {
+        let reaction = |record: &SwapRecord| {
+            record
+                .claim_trigger_ms
+                .zip(broadcast_ms)
+                .map(|(trigger, sent)| sent.saturating_sub(trigger))
+        };
+        if let Some(record) = active.swaps.get_mut(swap_id) {
+            record.claim_reaction_ms = reaction(record);
+            return Ok(());
+        }
+        let Some(stored) = self.tree.get(swap_id.as_str())? else {
+            return Ok(());
+        };
+        let mut record: SwapRecord =
+            serde_json::from_slice(&stored).context("corrupt swap record")?;
+        if record.claim_reaction_ms.is_none() {
+            record.claim_reaction_ms = reaction(&record);
+            self.write(&[&record])?;
+        }
+        Ok(())
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<SwapRecord>> {
@@ -468,6 +536,26 @@ impl SwapEngine {
 
     pub async fn active_count(&self) -> usize {
         self.active.lock().await.swaps.len()
+    }
+}
+
+fn adapter_action(kind: ActionKind) -> Action {
+    match kind {
+        ActionKind::Lock {
+            recipient,
+            asset,
+            amount,
+            hashlock,
+            expiry_ms,
+        } => Action::HtlcLock {
+            recipient,
+            asset,
+            amount,
+            hashlock,
+            expiry_ms,
+        },
+        ActionKind::Claim { lock_id, preimage } => Action::HtlcClaim { lock_id, preimage },
+        ActionKind::Refund { lock_id } => Action::HtlcRefund { lock_id },
     }
 }
 
@@ -510,10 +598,33 @@ impl EventConsumer for SwapEngine {
                 }
             }
         }
+        // A swap that just saw an event on this chain may next need a fresh tick of its other
+        // chain (to judge a deadline there). Followers wait for new blocks rather than poll,
+        // so repeat the last head seen there instead of waiting up to a block for it.
+        let mut ticks: Vec<(SwapId, Input)> = Vec::new();
+        for (id, _) in &inputs {
+            let Some(record) = active.swaps.get(id) else {
+                continue;
+            };
+            if ticks.iter().any(|(i, _)| i == id) {
+                continue;
+            }
+            let offer = record.swap.offer();
+            for other in [&offer.leg_a.chain_id, &offer.leg_b.chain_id] {
+                if let Some(tick) = (other != chain).then(|| self.last_tick(other)).flatten() {
+                    ticks.push((id.clone(), tick));
+                }
+            }
+        }
+        inputs.extend(ticks);
         self.step(&mut active, inputs).await
     }
 
     async fn on_head(&self, chain: &ChainId, finalized_height: u64, time_ms: u64) -> Result<()> {
+        self.heads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(chain.clone(), (finalized_height, time_ms));
         self.feed(|swap| {
             involves(swap, chain).then(|| Input::Tick {
                 chain: chain.clone(),

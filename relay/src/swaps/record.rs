@@ -13,6 +13,14 @@ pub struct SwapRecord {
     /// Local wall-clock time of creation, for listing only (never for deadlines).
     pub created_ms: u64,
     pub timeline: Vec<TimelineEntry>,
+    /// Block time of the final event that made this relay claim: the counterparty's lock
+    /// (initiator) or the preimage revealed by the initiator's claim (participant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_trigger_ms: Option<u64>,
+    /// The relay's reaction: from that block's time to its claim's first broadcast
+    /// (specs/htlc.md §8.1, reaction time). Both clocks are this machine's on a local devchain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_reaction_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -30,6 +38,8 @@ impl SwapRecord {
             offer,
             created_ms: now_ms,
             timeline: Vec::new(),
+            claim_trigger_ms: None,
+            claim_reaction_ms: None,
         }
     }
 

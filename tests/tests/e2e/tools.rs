@@ -34,6 +34,21 @@ fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
         (Some("swaps"), Some(3))
     );
     assert_eq!(written["samples"].as_array().map(Vec::len), Some(3));
+    // specs/htlc.md §8.1, reaction time: measured by bob's relay, shorter than a whole swap.
+    let reaction = &written["measured"][0];
+    assert!(
+        reaction["stage"]
+            .as_str()
+            .is_some_and(|s| s.contains("claim")),
+        "{reaction}"
+    );
+    let whole = written["stages"][2]["max_ms"].as_f64().expect("stages");
+    assert!(
+        reaction["max_ms"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0 && r < whole),
+        "{reaction} vs a whole swap's {whole} ms"
+    );
 
     let processes = written["processes"].as_array().expect("processes");
     assert_eq!(

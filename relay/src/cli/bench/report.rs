@@ -72,6 +72,10 @@ pub struct LoadReport {
     pub per_s: f64,
     /// Percentiles per stage, from each operation's start; the last stage is completion.
     pub stages: Vec<StageLatency>,
+    /// Durations the processes measured themselves (not from an operation's start), such
+    /// as a relay's reaction time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub measured: Vec<StageLatency>,
     /// Every process the run started, measured just before it was stopped.
     pub processes: Vec<ProcessUsage>,
     /// Every operation, in the order they were started.
@@ -110,10 +114,20 @@ impl LoadReport {
             elapsed_s,
             per_s: samples.len() as f64 / elapsed_s.max(f64::EPSILON),
             stages,
+            measured: Vec::new(),
             processes,
             samples,
             files: ReportFiles::in_dir(out),
         }
+    }
+
+    /// Adds a duration the processes measured, as percentiles over `samples_ms`.
+    pub fn with_measured(mut self, name: &str, samples_ms: Vec<f64>) -> LoadReport {
+        self.measured.push(StageLatency {
+            stage: name.to_string(),
+            latency: percentiles(samples_ms),
+        });
+        self
     }
 }
 
@@ -180,6 +194,13 @@ impl LoadReport {
         let label = self.stages.iter().map(|s| s.stage.len()).max().unwrap_or(0);
         for s in &self.stages {
             lines.push(format!("{:<label$}  {}", s.stage, p(&s.latency)));
+        }
+        for s in &self.measured {
+            lines.push(format!(
+                "{} (measured by the relays): {}",
+                s.stage,
+                p(&s.latency)
+            ));
         }
         let width = self
             .processes
@@ -276,6 +297,15 @@ mod tests {
         assert!(text.contains("unavailable"), "{text}");
         assert!(text.contains("already been stopped"), "{text}");
         assert!(text.contains(&format!("out/{PLOT_FILE}")), "{text}");
+    }
+
+    #[test]
+    fn measured_durations_are_reported_beside_the_stages() {
+        let report = report(Path::new("out")).with_measured("reaction", vec![3.0, 5.0, 4.0]);
+        assert_eq!(report.measured[0].latency.p50_ms, 4.0);
+        assert!(report
+            .text()
+            .contains("reaction (measured by the relays): p50 4 ms"));
     }
 
     #[test]

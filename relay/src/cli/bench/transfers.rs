@@ -185,6 +185,7 @@ pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
         elapsed_s: elapsed,
         out_dir: &args.out,
         work_dir: &dir,
+        measured: Vec::new(),
     };
     run.finish(samples, processes, out)
 }
