@@ -204,8 +204,7 @@ impl Attester {
             let wait = self.setup.fallback * rank;
             if !batch.accepted {
                 let ahead = in_flight.entry(route).or_insert(Some(0));
-                let Some(depth) = *ahead else { continue };
-                if depth >= MAX_PIPELINED_BATCHES {
+                if ahead.is_none_or(|depth| depth >= MAX_PIPELINED_BATCHES) {
                     continue;
                 }
                 let mut state = self.state.lock().await;
@@ -214,11 +213,10 @@ impl Attester {
                     .entry(key.clone())
                     .or_insert_with(Instant::now);
                 let mine = state.submitted.get(&key) == Some(&batch.submit_attempt);
-                *ahead = (mine || depth == 0).then_some(depth + 1);
-                if mine || since.elapsed() < wait || batch.submit_attempt >= MAX_SUBMIT_ATTEMPTS {
-                    if !mine {
-                        *ahead = None;
-                    }
+                let my_turn = since.elapsed() >= wait && batch.submit_attempt < MAX_SUBMIT_ATTEMPTS;
+                let (step, next) = pipeline(*ahead, mine, my_turn);
+                *ahead = next;
+                if step != Pipeline::SubmitNow {
                     continue;
                 }
                 state.submitted.insert(key, batch.submit_attempt);
@@ -719,4 +717,76 @@ fn rebuild_governor(mut governor: Governor, book: &Book) -> Result<Governor> {
         }
     }
     Ok(governor)
+}
+
+/// What the reconcile pass does with one signed, unaccepted batch of a route.
+#[derive(Debug, PartialEq, Eq)]
+enum Pipeline {
+    /// Not now: its turn has not come, or it waits behind a batch that is not ours.
+    Wait,
+    /// This member submitted it already (this attempt).
+    Submitted,
+    SubmitNow,
+}
+
+/// The pipelining rule (specs/notary.md §12.2) for one batch, in sequence order. `ahead`
+/// counts this member's own unaccepted submissions before it on the route, `None` once a
+/// batch before it is someone else's or unsigned. Returns the step and the new `ahead`.
+fn pipeline(ahead: Option<usize>, mine: bool, my_turn: bool) -> (Pipeline, Option<usize>) {
+    match ahead {
+        Some(depth) if depth < MAX_PIPELINED_BATCHES => match (mine, my_turn) {
+            (true, _) => (Pipeline::Submitted, Some(depth + 1)),
+            (false, true) => (Pipeline::SubmitNow, Some(depth + 1)),
+            (false, false) => (Pipeline::Wait, None),
+        },
+        other => (Pipeline::Wait, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One pass over `batches` (mine, my turn) of one route, as `reconcile` walks them.
+    fn pass(batches: &[(bool, bool)]) -> Vec<Pipeline> {
+        let mut ahead = Some(0);
+        batches
+            .iter()
+            .map(|&(mine, my_turn)| {
+                let (step, next) = pipeline(ahead, mine, my_turn);
+                ahead = next;
+                step
+            })
+            .collect()
+    }
+
+    // Regression: only one new batch per route was submitted per reconcile pass (every
+    // 100 ms), which capped a committee at about 320 transfers/s.
+    #[test]
+    fn consecutive_batches_whose_turn_it_is_are_all_submitted_in_one_pass() {
+        assert_eq!(
+            pass(&[(true, true), (false, true), (false, true), (false, true)]),
+            [
+                Pipeline::Submitted,
+                Pipeline::SubmitNow,
+                Pipeline::SubmitNow,
+                Pipeline::SubmitNow
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_is_submitted_behind_a_batch_that_is_not_ours() {
+        assert_eq!(
+            pass(&[(false, false), (false, true), (true, true)]),
+            [Pipeline::Wait, Pipeline::Wait, Pipeline::Wait]
+        );
+    }
+
+    #[test]
+    fn at_most_max_pipelined_batches_are_in_flight_per_route() {
+        let steps = pass(&[(false, true); MAX_PIPELINED_BATCHES + 3]);
+        let submitted = steps.iter().filter(|s| **s == Pipeline::SubmitNow).count();
+        assert_eq!(submitted, MAX_PIPELINED_BATCHES);
+    }
 }
