@@ -54,6 +54,10 @@ fn decode<T: DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, DevchainEr
     })
 }
 
+/// sled's page cache for the chain (sled's default is 1 GiB): a node's resident memory
+/// stays bounded as the chain grows.
+pub const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Storage {
     db: sled::Db,
@@ -62,12 +66,14 @@ pub struct Storage {
 
 impl Storage {
     pub fn open(path: &Path) -> Result<Storage, DevchainError> {
-        let db = sled::Config::new().path(path).open().map_err(|source| {
-            DevchainError::OpenDatabase {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|source| DevchainError::OpenDatabase {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Storage {
             db,
             path: path.to_path_buf(),

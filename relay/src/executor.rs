@@ -274,16 +274,16 @@ impl Executor {
         }
     }
 
+    fn adapter(&self, chain: &ChainId) -> Result<Arc<dyn ChainAdapter>> {
+        let adapter = self.inner.adapters.get(chain);
+        Ok(adapter.context("chain not configured")?.clone())
+    }
+
     /// Signs every queued action of one chain that is not signed yet, records them all with
     /// one flush, then broadcasts them in order. An action that cannot be signed now, or that
     /// was signed after a refused one in this batch, goes through [`Self::send_one`] alone.
     async fn send_batch(&self, chain: &ChainId, ids: &[String]) -> Result<()> {
-        let adapter = self
-            .inner
-            .adapters
-            .get(chain)
-            .context("chain not configured")?
-            .clone();
+        let adapter = self.adapter(chain)?;
         let mut ready = Vec::with_capacity(ids.len());
         let mut alone = Vec::new();
         for id in ids {
@@ -351,12 +351,7 @@ impl Executor {
         if record.status.is_done() {
             return Ok(());
         }
-        let adapter = self
-            .inner
-            .adapters
-            .get(chain)
-            .context("chain not configured")?
-            .clone();
+        let adapter = self.adapter(chain)?;
         let mut pause = Duration::from_millis(100);
         while record.tx.is_none() {
             match adapter.prepare(&record.action).await {

@@ -11,6 +11,10 @@ use causeway_core::{ChainEvent, ChainId, Cursor, Hash32, Position};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+/// sled's page cache for the relay database (sled's default is 1 GiB): resident memory
+/// stays bounded however many swaps and transfers the database holds.
+pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 pub struct Store {
     db: sled::Db,
     durable: crate::durable::Durable,
@@ -47,6 +51,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir.join("relay.sled"))
+            .cache_capacity(CACHE_BYTES)
             .open()
             .with_context(|| {
                 format!(
