@@ -65,6 +65,8 @@ pub struct RemoteAdapter {
     /// again and a restarted or replaced adapter is checked anew.
     session_open: AtomicBool,
     /// The highest finalized (height, time) seen, to catch a chain going backwards (§1.3).
+    /// An answer is held only against what was seen before its request went out: answers
+    /// to concurrent requests may arrive in any order.
     finalized_seen: Mutex<(u64, u64)>,
 }
 
@@ -261,7 +263,15 @@ impl RemoteAdapter {
         }
     }
 
-    fn check_info(&self, info: &ChainInfo) -> Result<(), AdapterError> {
+    fn finalized_seen(&self) -> (u64, u64) {
+        *self
+            .finalized_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks an answer to `info` against `before`, the finalized head seen when it was asked.
+    fn check_info(&self, info: &ChainInfo, before: (u64, u64)) -> Result<(), AdapterError> {
         if info.chain_id != self.chain {
             return Err(AdapterError::WrongChain {
                 chain: self.chain.clone(),
@@ -275,18 +285,21 @@ impl RemoteAdapter {
                 info.finalized_height, info.height
             )));
         }
-        let mut seen = self
-            .finalized_seen
-            .lock()
-            .map_err(|_| self.malformed("finalized-head record poisoned".into()))?;
-        let (height, time) = *seen;
+        let (height, time) = before;
         if info.finalized_height < height || info.finalized_time_ms < time {
             return Err(self.malformed(format!(
                 "finalized head went back from {height}@{time} ms to {}@{} ms (specs/adapter.md §1.3)",
                 info.finalized_height, info.finalized_time_ms
             )));
         }
-        *seen = (info.finalized_height, info.finalized_time_ms);
+        let mut seen = self
+            .finalized_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *seen = (
+            seen.0.max(info.finalized_height),
+            seen.1.max(info.finalized_time_ms),
+        );
         Ok(())
     }
 }
@@ -298,8 +311,9 @@ impl ChainAdapter for RemoteAdapter {
     }
 
     async fn info(&self) -> Result<ChainInfo, AdapterError> {
+        let before = self.finalized_seen();
         let info = self.in_session(rpc!(self.info())).await?;
-        self.check_info(&info)?;
+        self.check_info(&info, before)?;
         Ok(info)
     }
 
@@ -415,5 +429,34 @@ mod tests {
         let mut long_name = handshake("1.0", "c-1");
         long_name.adapter.name = "n".repeat(MAX_IDENTITY_CHARS + 1);
         assert!(remote.check_handshake(&long_name).is_err());
+    }
+
+    fn info_at(height: u64, time_ms: u64) -> ChainInfo {
+        ChainInfo {
+            chain_id: ChainId::new("c-1").unwrap(),
+            kind: "remote".into(),
+            height,
+            finalized_height: height,
+            finalized_time_ms: time_ms,
+            block_time_ms: 100,
+            finality: causeway_core::FinalityRule::Instant,
+        }
+    }
+
+    // Regression (specs/adapter.md §1.3): two `info` calls in flight at once were answered
+    // 16 then 17, the answers were read 17 then 16, and a healthy chain was called broken.
+    #[test]
+    fn concurrent_info_answers_read_out_of_order_are_not_a_chain_going_back() {
+        let remote =
+            RemoteAdapter::new(ChainId::new("c-1").unwrap(), "http://127.0.0.1:1").unwrap();
+        let before_both = remote.finalized_seen();
+        assert!(remote.check_info(&info_at(17, 1_700), before_both).is_ok());
+        assert!(remote.check_info(&info_at(16, 1_600), before_both).is_ok());
+        assert_eq!(remote.finalized_seen(), (17, 1_700));
+        // Asked after 17 was seen, 16 is a chain going back.
+        let err = remote
+            .check_info(&info_at(16, 1_600), remote.finalized_seen())
+            .unwrap_err();
+        assert!(err.to_string().contains("went back"), "{err}");
     }
 }
