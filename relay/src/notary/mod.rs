@@ -140,13 +140,17 @@ impl Notary {
             signer.clone(),
             executor,
         )?;
+        // A new signature starts a reconcile pass at once rather than at the next tick; the
+        // wake-ups of passes already due collapse into one.
+        let signed = Arc::new(tokio::sync::Notify::new());
         {
-            let attester = attester.clone();
+            let (attester, signed) = (attester.clone(), signed.clone());
             tokio::spawn(async move {
                 while let Some(done) = completions.recv().await {
                     if let Err(e) = attester.on_completion(done).await {
                         tracing::error!("cannot record a signature: {e:#}");
                     }
+                    signed.notify_one();
                 }
             });
         }
@@ -156,7 +160,10 @@ impl Notary {
                 let mut tick = tokio::time::interval(RECONCILE_INTERVAL);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
-                    tick.tick().await;
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        () = signed.notified() => {}
+                    }
                     if let Err(e) = attester.reconcile().await {
                         tracing::warn!("notary reconcile: {e:#}");
                     }
