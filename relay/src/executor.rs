@@ -81,7 +81,8 @@ pub struct ActionDone {
     pub first_broadcast_ms: Option<u64>,
 }
 
-fn now_ms() -> u64 {
+/// Local wall-clock milliseconds, for records shown to people (never for deadlines).
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -191,6 +192,13 @@ impl Executor {
         &self,
         actions: Vec<(String, ChainId, Action)>,
     ) -> Result<Vec<ActionRecord>> {
+        // Every chain first: nothing is recorded unless all of them can be queued.
+        if let Some((id, chain, _)) = actions
+            .iter()
+            .find(|(_, chain, _)| !self.inner.queues.contains_key(chain))
+        {
+            bail!("action {id}: chain {chain} is not configured in this relay");
+        }
         let mut records = Vec::with_capacity(actions.len());
         let mut fresh = Vec::new();
         for (id, chain, action) in actions {
@@ -198,9 +206,7 @@ impl Executor {
                 records.push(existing);
                 continue;
             }
-            let queue = self.inner.queues.get(&chain).with_context(|| {
-                format!("action {id}: chain {chain} is not configured in this relay")
-            })?;
+            let queue = &self.inner.queues[&chain];
             let record = ActionRecord {
                 seq: self.inner.db.generate_id()?,
                 id,

@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 pub use record::{SwapRecord, TimelineEntry, MAX_TIMELINE};
 
 use crate::daemon::follower::{EventConsumer, IngestGates};
-use crate::executor::{ActionDone, ActionStatus, Executor};
+use crate::executor::{now_ms, ActionDone, ActionStatus, Executor};
 use crate::store::Store;
 
 /// Prefix of the executor ids of swap actions.
@@ -91,13 +91,6 @@ impl Active {
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl SwapEngine {
@@ -602,11 +595,12 @@ impl EventConsumer for SwapEngine {
         // chain (to judge a deadline there). Followers wait for new blocks rather than poll,
         // so repeat the last head seen there instead of waiting up to a block for it.
         let mut ticks: Vec<(SwapId, Input)> = Vec::new();
+        let mut ticked = std::collections::BTreeSet::new();
         for (id, _) in &inputs {
             let Some(record) = active.swaps.get(id) else {
                 continue;
             };
-            if ticks.iter().any(|(i, _)| i == id) {
+            if !ticked.insert(id) {
                 continue;
             }
             let offer = record.swap.offer();
