@@ -5,6 +5,7 @@
 //! `evt/<height BE><index BE>`; values are JSON.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use causeway_core::{sha256, Address, ChainEvent, Cursor, Hash32};
 use ed25519_dalek::SigningKey;
@@ -58,6 +59,17 @@ fn decode<T: DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, DevchainEr
 /// stays bounded as the chain grows.
 pub const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// sled releases a closed database's file lock only when its background flusher thread
+/// exits, a moment after the last handle is dropped: a reopen in the same process (a node
+/// restarted in place, a test) waits this long for it before calling the home taken.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// sled 0.34 reports a held lock only in its message (`ErrorKind::Other`).
+fn is_lock_held(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
 #[derive(Clone)]
 pub struct Storage {
     db: sled::Db,
@@ -66,14 +78,25 @@ pub struct Storage {
 
 impl Storage {
     pub fn open(path: &Path) -> Result<Storage, DevchainError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|source| DevchainError::OpenDatabase {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let waited_since = Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(e) if is_lock_held(&e) && waited_since.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                Err(source) => {
+                    return Err(DevchainError::OpenDatabase {
+                        path: path.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        };
         Ok(Storage {
             db,
             path: path.to_path_buf(),
@@ -317,5 +340,26 @@ mod tests {
             matches!(err, DevchainError::GenesisMismatch { .. }),
             "{err}"
         );
+    }
+
+    // Regression: CI saw a reopen right after a drop fail with "could not acquire lock",
+    // sled's flusher thread still holding the file lock for a moment.
+    #[test]
+    fn a_reopen_right_after_closing_waits_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..20 {
+            drop(Storage::open(dir.path()).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_home_held_open_by_another_handle_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = Storage::open(dir.path()).unwrap();
+        let err = Storage::open(dir.path())
+            .err()
+            .expect("second open refused");
+        assert!(matches!(err, DevchainError::OpenDatabase { .. }), "{err}");
+        assert!(err.to_string().contains("another node"), "{err}");
     }
 }

@@ -61,6 +61,14 @@ struct Session {
     coordinating: Option<CoordinatorRound>,
 }
 
+/// How a remembered session ended: a failed one may be started again (the daemon retries
+/// it, specs/notary.md §4.4); a completed one never is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    Completed,
+    Failed,
+}
+
 pub struct SigningNode<R> {
     key: KeyPackage,
     public: PublicKeyPackage,
@@ -69,7 +77,7 @@ pub struct SigningNode<R> {
     rng: R,
     nonces: NonceBook,
     sessions: BTreeMap<SessionId, Session>,
-    finished: VecDeque<SessionId>,
+    finished: VecDeque<(SessionId, Ended)>,
     buffered: VecDeque<(Identifier, SigningMessage)>,
 }
 
@@ -128,8 +136,12 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
     pub fn start(&mut self, message: Vec<u8>) -> Result<Vec<SigningOutput>, SigningError> {
         Attestation::from_bytes(&message).map_err(SigningError::NotAnAttestation)?;
         let session = session_id(&message);
-        if self.sessions.contains_key(&session) || self.finished.contains(&session) {
-            return Ok(Vec::new());
+        match self.ended(&session) {
+            _ if self.sessions.contains_key(&session) => return Ok(Vec::new()),
+            Some(Ended::Completed) => return Ok(Vec::new()),
+            // Fresh attempts draw fresh nonces: the failed run's records are gone (§5.5).
+            Some(Ended::Failed) => self.finished.retain(|(s, _)| s != &session),
+            None => {}
         }
         if self.sessions.len() >= MAX_OPEN_SESSIONS {
             return Err(SigningError::TooManySessions {
@@ -178,7 +190,7 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
                 },
             )];
         }
-        if self.finished.contains(&session) {
+        if self.ended(&session).is_some() {
             return Vec::new();
         }
         if !self.sessions.contains_key(&session) {
@@ -461,7 +473,7 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             )
             .map_err(|_| Refusal::InvalidResult)?;
         let message = self
-            .close(session_id)
+            .close(session_id, Ended::Completed)
             .map(|s| s.message)
             .unwrap_or_default();
         Ok(vec![SigningOutput::Completed {
@@ -472,17 +484,24 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
     }
 
     fn fail(&mut self, session: SessionId, reason: SessionFailure) -> Vec<SigningOutput> {
-        self.close(session);
+        self.close(session, Ended::Failed);
         vec![SigningOutput::Failed { session, reason }]
     }
 
-    fn close(&mut self, session: SessionId) -> Option<Session> {
+    fn close(&mut self, session: SessionId, ended: Ended) -> Option<Session> {
         self.nonces.forget_session(&session);
         if self.finished.len() >= MAX_FINISHED_REMEMBERED {
             self.finished.pop_front();
         }
-        self.finished.push_back(session);
+        self.finished.push_back((session, ended));
         self.sessions.remove(&session)
+    }
+
+    fn ended(&self, session: &SessionId) -> Option<Ended> {
+        self.finished
+            .iter()
+            .find(|(s, _)| s == session)
+            .map(|(_, ended)| *ended)
     }
 
     fn session(&self, session: &SessionId) -> Result<&Session, Refusal> {

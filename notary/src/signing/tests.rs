@@ -308,6 +308,39 @@ fn too_many_cheaters_fail_the_session_by_name() {
     assert!(net.completed_signature(session).is_none());
 }
 
+// specs/notary.md §4.4: a session that failed (here its attempts ran out while only t-1
+// members were up) may be started again, and completes once a threshold is back; a
+// completed session is never reopened. Regression: a backlog after a destination outage
+// exhausted sessions' attempts and the route stalled until the daemons restarted.
+#[test]
+fn a_failed_session_started_again_completes_once_a_threshold_is_back() {
+    let (mut net, m, session, order) = session_net(3, 2, 6, 2);
+    net.offline.extend([order[1], order[2]]);
+    net.start_all(&m);
+    for _ in 0..MAX_ATTEMPTS {
+        net.run();
+        net.timeout_all(session);
+    }
+    assert!(net.events.iter().any(|(_, e)| matches!(
+        e,
+        SigningOutput::Failed {
+            reason: SessionFailure::AttemptsExhausted { .. },
+            ..
+        }
+    )));
+    net.offline.clear();
+    net.start_all(&m);
+    net.run_to_completion(session);
+    let signature = net
+        .completed_signature(session)
+        .expect("the retry completes");
+    assert_verifies(&net, &m, signature);
+
+    let node = net.nodes.get_mut(&order[0]).expect("node");
+    assert!(node.start(m.clone()).expect("start").is_empty());
+    assert_eq!(node.open_sessions(), 0, "a completed session stays closed");
+}
+
 // specs/notary.md §4.2: a session the daemon has not started is never signed.
 #[test]
 fn unvouched_messages_are_held_then_refused_and_non_attestations_rejected() {

@@ -1,39 +1,27 @@
-//! `causeway bench`: a load tool that starts real processes on loopback (two devchain nodes,
-//! one relay per party) and drives swaps through them, reporting throughput and latency
-//! percentiles, and each process's CPU time and peak memory; it writes the report as JSON
-//! and a latency plot (SVG) to `--out`.
+//! `causeway bench`: a load tool that starts real processes on loopback (devchain nodes,
+//! a relay per party, a t-of-n committee of relays) and drives swaps, notary transfers, or
+//! both at once through them, at a chosen concurrency and rate, reporting throughput and
+//! latency percentiles per stage, and each process's CPU time and peak memory; it writes
+//! the report as JSON and a latency plot (SVG) to `--out`.
 
+mod mix;
 mod plot;
 mod report;
+mod swaps;
 mod transfers;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use causeway_core::{Amount, AssetId, ChainId};
-use clap::{Args, Subcommand};
-use tokio::sync::Semaphore;
+use clap::Subcommand;
 
 use super::Output;
-use crate::api::{OfferRequest, RelayApiClient};
-use crate::keystore::Keystore;
 use crate::launch::usage::ProcessUsage;
-use crate::launch::{init_and_start, start_relay, Process};
-use report::{LoadReport, Sample};
+use crate::launch::Process;
+use report::{InFlight, LoadReport, Sample};
 
-/// A swap's stages, each timed from its offer request.
-const SWAP_STAGES: [&str; 3] = ["offer accepted", "initiator finished", "both finished"];
-/// What the participant's relay measures (specs/htlc.md §8.1, reaction time).
-const REACTION: &str = "preimage revealed (block time) -> claim broadcast";
-
-/// Longest a single swap may take before the run is declared failed.
-const SWAP_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a finished swap's reaction figure is waited for.
-const REACTION_WAIT: Duration = Duration::from_secs(10);
-/// Most swaps one run may drive (the relay's own bound is far higher).
-const MAX_SWAPS: usize = 100_000;
 /// Coarse enough not to load the relays it measures; it is the latency's resolution.
 const STATUS_POLL: Duration = Duration::from_millis(50);
 /// Status requests per second the load tool allows itself per relay: with many swaps in
@@ -41,159 +29,70 @@ const STATUS_POLL: Duration = Duration::from_millis(50);
 const STATUS_REQUESTS_PER_S: f64 = 2_000.0;
 /// How long each process gets to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Fastest `--rate` accepted: a rate is a cap, and this is far above what 2 cores reach.
+const MAX_RATE_PER_S: f64 = 1_000_000.0;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Complete N atomic swaps between two devchains, C at a time, through two relays.
-    Swaps(SwapBenchArgs),
+    Swaps(swaps::SwapBenchArgs),
     /// Move N notary transfers between two devchains through a t-of-n committee of relay
     /// processes, from C sending accounts.
     Transfers(transfers::TransferBenchArgs),
-}
-
-#[derive(Args)]
-pub struct SwapBenchArgs {
-    #[arg(long, default_value_t = 50)]
-    pub swaps: usize,
-    #[arg(long, default_value_t = 10)]
-    pub concurrency: usize,
-    /// Where to write the JSON report (report.json) and the latency plot (latency.svg).
-    #[arg(long, value_name = "DIR", default_value = "bench-out")]
-    pub out: PathBuf,
-    /// Working directory (wiped first) [default: a temp dir].
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
+    /// Both at once on the same two devchains: N notary transfers through a committee and M
+    /// swaps through two party relays, each at its own concurrency and rate.
+    Mix(mix::MixBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand, out: Output) -> Result<()> {
     match cmd {
-        BenchCommand::Swaps(args) => swaps(args, out).await,
+        BenchCommand::Swaps(args) => swaps::run(args, out).await,
         BenchCommand::Transfers(args) => transfers::run(args, out).await,
+        BenchCommand::Mix(args) => mix::run(args, out).await,
     }
 }
 
-async fn swaps(args: SwapBenchArgs, out: Output) -> Result<()> {
-    if args.swaps == 0 || args.swaps > MAX_SWAPS || args.concurrency == 0 {
-        bail!("--swaps must be 1..={MAX_SWAPS} and --concurrency at least 1");
-    }
-    let dir = work_dir(args.dir.as_deref(), "swaps")?;
-    let bin = std::env::current_exe().context("cannot find the causeway binary")?;
-    let keys = dir.join("keys");
-    let ks = Keystore::open(&keys);
-    ks.create("alice")?;
-    let bob = ks.create("bob")?;
-    let (a, b) = (ChainId::new("bench-a")?, ChainId::new("bench-b")?);
-    let node_a = init_and_start(&bin, &dir, &keys, &a, &["alice=USD:1000000000"]).await?;
-    let node_b = init_and_start(&bin, &dir, &keys, &b, &["bob=GOLD:1000000000"]).await?;
-    let chains = [(&a, node_a.rpc_url.as_str()), (&b, node_b.rpc_url.as_str())];
-    let alice_relay = start_relay(&bin, &dir, &keys, "alice", &chains).await?;
-    let bob_relay = start_relay(&bin, &dir, &keys, "bob", &chains).await?;
-    let (alice_api, bob_api) = (alice_relay.client(), bob_relay.client());
-    let poll = status_poll(args.concurrency);
-    if !out.json {
-        println!(
-            "driving {} swaps, {} at a time, between {a} and {b} (2 devchain nodes, 2 relays); each swap's status is polled every {} ms",
-            args.swaps, args.concurrency, poll.as_millis()
-        );
+/// Spaces operation starts at least `1/rate` apart across every task sharing it. A start
+/// that is late (the system is saturated) is not made up for by a burst.
+pub struct Pacer {
+    interval: Option<Duration>,
+    next: Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    pub fn new(rate_per_s: Option<f64>) -> Arc<Pacer> {
+        Arc::new(Pacer {
+            interval: rate_per_s.map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Mutex::new(tokio::time::Instant::now()),
+        })
     }
 
-    let slots = Arc::new(Semaphore::new(args.concurrency));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.swaps);
-    for _ in 0..args.swaps {
-        let permit = slots.clone().acquire_owned().await?;
-        let (alice_api, bob_api) = (alice_api.clone(), bob_api.clone());
-        let request = OfferRequest {
-            give_chain: a.clone(),
-            give_asset: AssetId::new("USD")?,
-            give_amount: Amount(1),
-            get_chain: b.clone(),
-            get_asset: AssetId::new("GOLD")?,
-            get_amount: Amount(1),
-            counterparty_on_give_chain: bob.address(),
-            counterparty_on_get_chain: bob.address(),
-            accept_window_ms: 60_000,
+    /// Waits for this start's turn.
+    pub async fn wait(&self) {
+        let Some(interval) = self.interval else {
+            return;
         };
-        tasks.push(tokio::spawn(async move {
-            let t0 = Instant::now();
-            let start_s = started.elapsed().as_secs_f64();
-            let view = alice_api.swap_offer(request).await?;
-            bob_api.swap_accept(view.offer.clone()).await?;
-            let accepted = t0.elapsed();
-            let mut initiator_done = None;
-            loop {
-                if initiator_done.is_none() {
-                    let a = alice_api.swap_status(view.swap_id.clone()).await?;
-                    if let Some(o) = a.status.outcome {
-                        if o != causeway_htlc::SwapOutcome::Swapped {
-                            bail!("swap {} ended {o} for the initiator", view.swap_id);
-                        }
-                        initiator_done = Some(t0.elapsed());
-                    }
-                }
-                if initiator_done.is_some() {
-                    let b = bob_api.swap_status(view.swap_id.clone()).await?;
-                    if b.status.outcome.is_some() {
-                        drop(permit);
-                        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                        let sample = Sample {
-                            start_s,
-                            stages_ms: vec![
-                                ms(accepted),
-                                ms(initiator_done.unwrap_or_default()),
-                                ms(t0.elapsed()),
-                            ],
-                        };
-                        // The claim's event can finish the swap before the executor reports
-                        // the claim's broadcast, which is when the figure is written.
-                        let mut reaction = b.claim_reaction_ms;
-                        let asked = Instant::now();
-                        while reaction.is_none() && asked.elapsed() < REACTION_WAIT {
-                            tokio::time::sleep(poll).await;
-                            reaction = bob_api
-                                .swap_status(view.swap_id.clone())
-                                .await?
-                                .claim_reaction_ms;
-                        }
-                        return Ok::<_, anyhow::Error>((sample, reaction.map(|r| r as f64)));
-                    }
-                }
-                if t0.elapsed() > SWAP_TIMEOUT {
-                    bail!(
-                        "swap {} did not finish within {SWAP_TIMEOUT:?}",
-                        view.swap_id
-                    );
-                }
-                tokio::time::sleep(poll).await;
-            }
-        }));
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
     }
-    let mut samples = Vec::with_capacity(tasks.len());
-    let mut reactions = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        let (sample, reaction) = t.await??;
-        samples.push(sample);
-        reactions.extend(reaction);
+}
+
+fn check_rate(rate: Option<f64>) -> Result<()> {
+    match rate {
+        Some(r) if !(r > 0.0 && r <= MAX_RATE_PER_S) => {
+            bail!("--rate must be above 0 and at most {MAX_RATE_PER_S} per second (leave it out for no limit)")
+        }
+        _ => Ok(()),
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    drop((alice_api, bob_api));
-    // Relays before the nodes they follow; each measured just before it is stopped.
-    let processes = vec![
-        ("relay alice".to_string(), alice_relay.process),
-        ("relay bob".to_string(), bob_relay.process),
-        (format!("devchain node {a}"), node_a.process),
-        (format!("devchain node {b}"), node_b.process),
-    ];
-    let run = Run {
-        what: "swaps",
-        stages: &SWAP_STAGES,
-        concurrency: args.concurrency,
-        elapsed_s: elapsed,
-        out_dir: &args.out,
-        work_dir: &dir,
-        measured: vec![(REACTION, reactions)],
-    };
-    run.finish(samples, processes, out)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// How often each in-flight swap polls its status: [`STATUS_POLL`], or less often when that
@@ -209,11 +108,15 @@ struct Run<'a> {
     what: &'a str,
     stages: &'a [&'a str],
     concurrency: usize,
+    /// The `--rate` cap on starts per second, if one was set.
+    rate: Option<f64>,
     elapsed_s: f64,
     out_dir: &'a std::path::Path,
     work_dir: &'a std::path::Path,
     /// Durations the processes measured, by name.
     measured: Vec<(&'a str, Vec<f64>)>,
+    /// What the processes used while every operation was in flight, if the run held them.
+    in_flight: Option<InFlight>,
 }
 
 impl Run<'_> {
@@ -225,7 +128,15 @@ impl Run<'_> {
         out: Output,
     ) -> Result<()> {
         let processes = stop_measured(processes)?;
-        let report = self.measured.into_iter().fold(
+        let report = self.report(samples, processes);
+        report.write()?;
+        out.print(&report, || report.text());
+        let _ = std::fs::remove_dir_all(self.work_dir);
+        Ok(())
+    }
+
+    fn report(&self, samples: Vec<Sample>, processes: Vec<ProcessUsage>) -> LoadReport {
+        let mut report = self.measured.iter().fold(
             LoadReport::new(
                 self.what,
                 self.stages,
@@ -235,12 +146,11 @@ impl Run<'_> {
                 processes,
                 self.out_dir,
             ),
-            |report, (name, samples)| report.with_measured(name, samples),
+            |report, (name, samples)| report.with_measured(name, samples.clone()),
         );
-        report.write()?;
-        out.print(&report, || report.text());
-        let _ = std::fs::remove_dir_all(self.work_dir);
-        Ok(())
+        report.rate_per_s = self.rate;
+        report.in_flight = self.in_flight.clone();
+        report
     }
 }
 
@@ -274,4 +184,44 @@ fn stop_measured(
             Ok(usage)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_spaces_starts_and_a_late_start_is_not_made_up_with_a_burst() {
+        let pacer = Pacer::new(Some(100.0));
+        let t0 = tokio::time::Instant::now();
+        for _ in 0..5 {
+            pacer.wait().await;
+        }
+        assert_eq!(t0.elapsed(), Duration::from_millis(40));
+        // The caller falls behind by half a second: the next starts are still 10 ms apart.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let late = tokio::time::Instant::now();
+        pacer.wait().await;
+        pacer.wait().await;
+        assert_eq!(late.elapsed(), Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_rate_never_waits() {
+        let pacer = Pacer::new(None);
+        let t0 = tokio::time::Instant::now();
+        for _ in 0..1_000 {
+            pacer.wait().await;
+        }
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_rate_that_is_not_a_positive_number_is_refused_with_what_to_do() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e6] {
+            let err = check_rate(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("leave it out for no limit"), "{err}");
+        }
+        assert!(check_rate(Some(250.0)).is_ok() && check_rate(None).is_ok());
+    }
 }

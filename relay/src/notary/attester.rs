@@ -23,7 +23,7 @@ use super::book::{
 };
 use super::signer::{Completion, SignerHandle};
 use crate::daemon::follower::EventConsumer;
-use crate::executor::{ActionDone, ActionStatus, Executor};
+use crate::executor::{now_ms, ActionDone, ActionStatus, Executor};
 
 /// How often signed batches are checked for submission and execution.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_millis(100);
@@ -40,6 +40,9 @@ pub const MAX_BATCH_SUBMISSION_BYTES: usize = 12 * 1024;
 const EXECUTIONS_PER_FALLBACK: u32 = 16;
 /// Unaccepted batches of one route a member may have submitted ahead of acceptance.
 pub const MAX_PIPELINED_BATCHES: usize = 32;
+/// How long after the signer gave up on a session (its attempts ran out, or it could not be
+/// opened) this member vouches for it again: a backlog's sessions must not stall a route.
+pub const SESSION_RETRY: Duration = Duration::from_secs(2);
 
 pub struct AttesterSetup {
     pub committee_id: Hash32,
@@ -70,6 +73,9 @@ pub(super) struct Volatile {
     governor: Governor,
     /// Sessions vouched for in this run.
     vouched: BTreeSet<Hash32>,
+    /// Sessions the signer gave up on, and when to vouch for each again; an entry lives at
+    /// most [`SESSION_RETRY`].
+    retry_at: BTreeMap<Hash32, Instant>,
     /// When this run first saw each batch (or control) signed / accepted (fallback timing).
     pub(super) signed_at: BTreeMap<Vec<u8>, Instant>,
     accepted_at: BTreeMap<Vec<u8>, Instant>,
@@ -114,6 +120,15 @@ impl Attester {
         self.state.lock().await.vouched.contains(session)
     }
 
+    /// The signer gave up on `session`: vouch for it again after [`SESSION_RETRY`].
+    pub async fn on_abandoned(&self, session: Hash32) {
+        let mut state = self.state.lock().await;
+        state.vouched.remove(&session);
+        state
+            .retry_at
+            .insert(session, Instant::now() + SESSION_RETRY);
+    }
+
     /// A signature completed: record it on its batch.
     pub async fn on_completion(&self, done: Completion) -> Result<()> {
         let a = match causeway_notary::Attestation::from_bytes(&done.message) {
@@ -133,6 +148,7 @@ impl Attester {
             return Ok(());
         }
         batch.signature = Some(hex::encode(done.signature));
+        batch.signed_ms = Some(now_ms());
         let mut changes = Changes::default();
         changes.put_batch(&batch);
         self.book.apply(changes).await?;
@@ -302,17 +318,29 @@ impl Attester {
         state.accepted_at.retain(|k, _| keep(k));
         state.submitted.retain(|k, _| keep(k));
         state.executing.retain(|k, _| keep(k));
+        let now = Instant::now();
+        state.retry_at.retain(|_, at| *at > now);
     }
 
     async fn vouch(&self, batch: &BatchRecord) -> Result<()> {
         self.vouch_bytes(batch.session, &batch.attestation).await
     }
 
-    /// Opens (once per run) the signing session of attestation bytes this member built.
-    /// Callers must not hold the state lock: the signer's queue may make this wait, and
-    /// the signer's completions take that lock (regression: a member hung under load).
+    /// Opens the signing session of attestation bytes this member built: once per run, and
+    /// again after the signer gave up on it. Callers must not hold the state lock: the
+    /// signer's queue may make this wait, and the signer's completions take that lock
+    /// (regression: a member hung under load).
     pub(super) async fn vouch_bytes(&self, session: Hash32, attestation: &[u8]) -> Result<()> {
-        let fresh = self.state.lock().await.vouched.insert(session);
+        let fresh = {
+            let mut state = self.state.lock().await;
+            match state.retry_at.get(&session) {
+                Some(at) if Instant::now() < *at => false,
+                _ => {
+                    state.retry_at.remove(&session);
+                    state.vouched.insert(session)
+                }
+            }
+        };
         if fresh {
             self.signer.start(attestation.to_vec()).await?;
         }
@@ -391,6 +419,7 @@ impl Attester {
                             transfer,
                             dest_chain: dest_chain.clone(),
                             time_ms: event.time_ms,
+                            seen_ms: now_ms(),
                             state: state_now,
                         },
                     );
@@ -570,6 +599,7 @@ impl Attester {
             executed: vec![false; transfers.len()],
             transfers,
             signature: None,
+            signed_ms: None,
             accepted: false,
             submit_attempt: 0,
             execute_attempt: 0,
@@ -681,6 +711,7 @@ fn reseal_for_epoch(book: &Book, setup: &AttesterSetup) -> Result<()> {
         batch.attestation = built.signing_bytes()?;
         batch.session = session_id(&batch.attestation);
         batch.signature = None;
+        batch.signed_ms = None;
         changes.put_batch(&batch);
         count += 1;
     }

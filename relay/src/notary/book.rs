@@ -28,6 +28,9 @@ pub struct TransferEntry {
     pub transfer: Transfer,
     pub dest_chain: ChainId,
     pub time_ms: UnixMillis,
+    /// This member's clock when it took the transfer in (the load tool's "finality seen").
+    #[serde(default)]
+    pub seen_ms: UnixMillis,
     pub state: TransferState,
 }
 
@@ -41,6 +44,9 @@ pub struct BatchRecord {
     pub attestation: Vec<u8>,
     pub transfers: Vec<Transfer>,
     pub signature: Option<String>,
+    /// This member's clock when the threshold signature completed.
+    #[serde(default)]
+    pub signed_ms: Option<UnixMillis>,
     pub accepted: bool,
     pub executed: Vec<bool>,
     /// Bumped when the chain refused our submission, so a retry gets a fresh action id.

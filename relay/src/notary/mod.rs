@@ -28,7 +28,7 @@ use frost_ed25519::Identifier;
 use attester::{Attester, AttesterSetup, RECONCILE_INTERVAL};
 use config::NotaryConfig;
 use seat::Seat;
-use signer::{SignerHandle, SignerSetup, COMPLETION_QUEUE};
+use signer::{SessionEnd, SignerHandle, SignerSetup, COMPLETION_QUEUE};
 
 /// A running notary member.
 pub struct Notary {
@@ -146,11 +146,16 @@ impl Notary {
         {
             let (attester, signed) = (attester.clone(), signed.clone());
             tokio::spawn(async move {
-                while let Some(done) = completions.recv().await {
-                    if let Err(e) = attester.on_completion(done).await {
-                        tracing::error!("cannot record a signature: {e:#}");
+                while let Some(end) = completions.recv().await {
+                    match end {
+                        SessionEnd::Signed(done) => {
+                            if let Err(e) = attester.on_completion(done).await {
+                                tracing::error!("cannot record a signature: {e:#}");
+                            }
+                            signed.notify_one();
+                        }
+                        SessionEnd::Abandoned { session } => attester.on_abandoned(session).await,
                     }
-                    signed.notify_one();
                 }
             });
         }

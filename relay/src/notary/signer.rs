@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use causeway_notary::signing::{
-    NonceRecord, RoundId, SessionId, SigningMessage, SigningNode, SigningOutput,
+    session_id, NonceRecord, RoundId, SessionId, SigningMessage, SigningNode, SigningOutput,
 };
 use causeway_notary::transport::{Envelope, Recipient};
 use causeway_transport::{Inbound, Transport};
@@ -28,6 +28,16 @@ pub const COMPLETION_QUEUE: usize = 1024;
 /// Test hook: a member started with this set to 1 sends invalid signature shares, so the
 /// end-to-end tests can show cheater detection against a real process.
 pub const BAD_SHARES_ENV: &str = "CAUSEWAY_TEST_BAD_SHARES";
+
+/// How a session this member vouched for ended, for the attester.
+#[derive(Clone, Debug)]
+pub enum SessionEnd {
+    Signed(Completion),
+    /// The session failed, or could not be opened: the attester vouches again later.
+    Abandoned {
+        session: SessionId,
+    },
+}
 
 /// A threshold signature this member saw completed.
 #[derive(Clone, Debug)]
@@ -82,7 +92,7 @@ pub struct SignerSetup {
     pub members: usize,
     pub epoch: u64,
     pub attempt_timeout: Duration,
-    pub completions: mpsc::Sender<Completion>,
+    pub completions: mpsc::Sender<SessionEnd>,
 }
 
 /// Nonce records persisted by an earlier run, to restore before signing anything.
@@ -127,7 +137,7 @@ struct Service {
     members: usize,
     epoch: u64,
     attempt_timeout: Duration,
-    completions: mpsc::Sender<Completion>,
+    completions: mpsc::Sender<SessionEnd>,
     stats: Arc<Mutex<SignerStats>>,
     /// Open sessions' current attempts: a timer fires only for the attempt that armed it.
     attempts: BTreeMap<SessionId, u32>,
@@ -150,13 +160,19 @@ impl Service {
         let (timer_tx, mut timers) = mpsc::channel::<(SessionId, u32)>(COMMAND_QUEUE);
         loop {
             let outputs = tokio::select! {
-                Some(message) = commands.recv() => match self.node.start(message) {
-                    Ok(out) => out,
-                    Err(e) => {
-                        tracing::warn!("cannot open a signing session: {e}");
-                        Vec::new()
+                Some(message) = commands.recv() => {
+                    let session = session_id(&message);
+                    match self.node.start(message) {
+                        Ok(out) => out,
+                        Err(e) => {
+                            tracing::warn!(session = %session, "cannot open a signing session now; the attester retries: {e}");
+                            if self.completions.send(SessionEnd::Abandoned { session }).await.is_err() {
+                                break;
+                            }
+                            Vec::new()
+                        }
                     }
-                },
+                }
                 Some(received) = inbound.recv() => self.on_inbound(received),
                 Some((session, attempt)) = timers.recv() => {
                     if self.attempts.get(&session) == Some(&attempt) {
@@ -285,11 +301,11 @@ impl Service {
                     .sessions_completed += 1;
                 tracing::info!(session = %session, "threshold signature complete");
                 self.completions
-                    .send(Completion {
+                    .send(SessionEnd::Signed(Completion {
                         session,
                         message,
                         signature: signature.0,
-                    })
+                    }))
                     .await
                     .map_err(|_| anyhow::anyhow!("the attester has stopped"))?;
             }
@@ -299,7 +315,11 @@ impl Service {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .sessions_failed += 1;
-                tracing::error!(session = %session, "signing session failed: {reason:?}");
+                tracing::error!(session = %session, "signing session failed, the attester retries it: {reason:?}");
+                self.completions
+                    .send(SessionEnd::Abandoned { session })
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the attester has stopped"))?;
             }
         }
         Ok(())

@@ -71,6 +71,15 @@ pub struct TransferView {
     pub sequence: Option<u64>,
     /// This member built the batch's attestation itself and vouched for it.
     pub vouched: bool,
+    /// The source block's time (Unix ms): when the lock became final there.
+    #[serde(default)]
+    pub block_time_ms: Option<u64>,
+    /// This member's clock (Unix ms) when it took the final lock in, and when its batch's
+    /// threshold signature completed.
+    #[serde(default)]
+    pub seen_ms: Option<u64>,
+    #[serde(default)]
+    pub signed_ms: Option<u64>,
 }
 
 impl Notary {
@@ -170,6 +179,9 @@ impl Notary {
             hold_reason: None,
             sequence: None,
             vouched: false,
+            block_time_ms: Some(entry.time_ms),
+            seen_ms: (entry.seen_ms > 0).then_some(entry.seen_ms),
+            signed_ms: None,
         };
         view.stage = match entry.state {
             TransferState::Pending => "pending".into(),
@@ -188,6 +200,7 @@ impl Notary {
                     Some(batch) => {
                         view.vouched = self.attester.vouched(&batch.session).await
                             || batch.signature.is_some();
+                        view.signed_ms = batch.signed_ms;
                         let i = batch
                             .transfers
                             .iter()

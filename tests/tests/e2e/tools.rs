@@ -1,5 +1,5 @@
 //! The tools around the relay, through the real binary: `causeway demo` and the load tool
-//! `causeway bench swaps|transfers` (report, latency plot and per-process usage).
+//! `causeway bench swaps|transfers|mix` (report, latency plot and per-process usage).
 
 use causeway_e2e::Net;
 
@@ -83,9 +83,10 @@ fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
 }
 
 // README "Tests and benchmarks": notary transfers through a committee of relay processes,
-// every transfer timed at each stage and every process measured.
+// every transfer timed at each stage and every process measured, here held in flight by
+// a stopped destination (`--destination-down`) and paced (`--rate`).
 #[test]
-fn bench_transfers_times_each_stage_through_a_committee() {
+fn bench_transfers_times_each_stage_and_measures_the_processes_while_all_are_in_flight() {
     let net = Net::new();
     let out = net.path().join("bench-out");
     let work = net.path().join("work");
@@ -98,10 +99,13 @@ fn bench_transfers_times_each_stage_through_a_committee() {
             "6",
             "--concurrency",
             "2",
+            "--rate",
+            "50",
             "--members",
             "3",
             "--threshold",
             "2",
+            "--destination-down",
             "--out",
             out.to_str().expect("utf-8 path"),
             "--dir",
@@ -112,8 +116,90 @@ fn bench_transfers_times_each_stage_through_a_committee() {
         (report["what"].as_str(), report["count"].as_u64()),
         (Some("transfers"), Some(6))
     );
+    assert_eq!(report["rate_per_s"].as_f64(), Some(50.0), "{report}");
+    assert_transfer_stages(&report, 3);
+    let held = &report["in_flight"];
+    assert_eq!(held["operations"].as_u64(), Some(6), "{report}");
+    assert!(
+        held["how"]
+            .as_str()
+            .is_some_and(|h| h.contains("destination")),
+        "{held}"
+    );
+    let held: Vec<&str> = held["processes"]
+        .as_array()
+        .expect("in-flight processes")
+        .iter()
+        .filter(|p| p["peak_rss_mib"].as_f64().is_some_and(|m| m > 0.0))
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        held,
+        [
+            "notary member 1",
+            "notary member 2",
+            "notary member 3",
+            "devchain node bench-a"
+        ],
+        "every running process measured; the stopped destination is not"
+    );
+    assert!(out.join("latency.svg").exists());
+}
+
+// `causeway bench mix`: transfers and swaps at once on the same two devchains, a report
+// for each in its own directory.
+#[test]
+fn bench_mix_drives_transfers_and_swaps_at_once_and_reports_each() {
+    let net = Net::new();
+    let out = net.path().join("bench-out");
+    let work = net.path().join("work");
+    let report = net
+        .cli_ok(&[
+            "--json",
+            "bench",
+            "mix",
+            "--transfers",
+            "6",
+            "--concurrency",
+            "2",
+            "--members",
+            "3",
+            "--threshold",
+            "2",
+            "--swaps",
+            "3",
+            "--swap-concurrency",
+            "2",
+            "--out",
+            out.to_str().expect("utf-8 path"),
+            "--dir",
+            work.to_str().expect("utf-8 path"),
+        ])
+        .json();
+    assert_transfer_stages(&report["transfers"], 3);
+    let swaps = &report["swaps"];
+    assert_eq!(
+        (swaps["what"].as_str(), swaps["count"].as_u64()),
+        (Some("swaps"), Some(3)),
+        "{report}"
+    );
+    // Both reports see every process: 3 members, 2 party relays, 2 nodes.
+    for kind in ["transfers", "swaps"] {
+        assert_eq!(
+            report[kind]["processes"].as_array().map(Vec::len),
+            Some(7),
+            "{report}"
+        );
+        assert!(out.join(kind).join("report.json").exists());
+        assert!(out.join(kind).join("latency.svg").exists());
+    }
+}
+
+/// Every transfer was timed at each stage, in the order the stages must happen where the
+/// same clock saw both, and the committee's members were all measured.
+fn assert_transfer_stages(report: &serde_json::Value, members: usize) {
     let stages = report["stages"].as_array().expect("stages");
-    assert_eq!(stages.len(), 3, "{report}");
+    assert_eq!(stages.len(), 5, "{report}");
     for sample in report["samples"].as_array().expect("samples") {
         // A stage not measured is null (e.g. no member answered which batch holds it).
         let ms: Vec<Option<f64>> = sample["stages_ms"]
@@ -122,21 +208,40 @@ fn bench_transfers_times_each_stage_through_a_committee() {
             .iter()
             .map(|v| v.as_f64())
             .collect();
+        let [fin, seen, attested, accepted, released] = ms[..] else {
+            panic!("five stages: {sample}");
+        };
         let (fin, released) = (
-            ms[0].expect("final is always timed"),
-            ms[2].expect("released is timed"),
+            fin.expect("final is always timed"),
+            released.expect("released is timed"),
         );
         // Each stage is seen by its own poller (the sender polls its lock's finality, a
-        // watcher reads the destination), so only the destination's own order is certain.
+        // watcher reads the destination, members keep their own times), so only stages
+        // seen by one clock are ordered.
         assert!(fin > 0.0 && released > 0.0, "{sample}");
-        if let Some(accepted) = ms[1] {
+        let (seen, attested) = (
+            seen.expect("a threshold of members saw every released transfer"),
+            attested.expect("every released transfer was attested"),
+        );
+        assert!(
+            seen <= attested,
+            "attested before t members saw it: {sample}"
+        );
+        if let Some(accepted) = accepted {
             assert!(
                 accepted <= released,
                 "released before its batch was accepted: {sample}"
             );
         }
     }
-    let members = report["processes"]
+    let to_attested = &report["measured"][0];
+    assert!(
+        to_attested["stage"]
+            .as_str()
+            .is_some_and(|s| s.contains("attested")),
+        "{report}"
+    );
+    let measured_members = report["processes"]
         .as_array()
         .unwrap()
         .iter()
@@ -147,8 +252,7 @@ fn bench_transfers_times_each_stage_through_a_committee() {
                 .starts_with("notary member")
         })
         .count();
-    assert_eq!(members, 3, "{report}");
-    assert!(out.join("latency.svg").exists());
+    assert_eq!(measured_members, members, "{report}");
 }
 
 // README's first command: the demo's transfer, notary transfer and swap between two

@@ -76,6 +76,12 @@ pub struct LoadReport {
     /// as a relay's reaction time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub measured: Vec<StageLatency>,
+    /// The `--rate` cap on starts per second, if the run had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    /// The processes while every operation was in flight, if the run held them there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<InFlight>,
     /// Every process the run started, measured just before it was stopped.
     pub processes: Vec<ProcessUsage>,
     /// Every operation, in the order they were started.
@@ -115,6 +121,8 @@ impl LoadReport {
             per_s: samples.len() as f64 / elapsed_s.max(f64::EPSILON),
             stages,
             measured: Vec::new(),
+            rate_per_s: None,
+            in_flight: None,
             processes,
             samples,
             files: ReportFiles::in_dir(out),
@@ -128,6 +136,28 @@ impl LoadReport {
             latency: percentiles(samples_ms),
         });
         self
+    }
+}
+
+/// A moment at which every operation of the run was in flight at once (started, none
+/// finished), and what each process had used by then.
+#[derive(Serialize, Debug, Clone)]
+pub struct InFlight {
+    pub operations: usize,
+    /// How the run held them (for example: the destination chain was down).
+    pub how: String,
+    pub processes: Vec<ProcessUsage>,
+}
+
+impl InFlight {
+    /// A header naming what was held and how, then the process table.
+    pub fn text(&self, what: &str) -> String {
+        let mut lines = vec![format!(
+            "with all {} {what} in flight ({}):",
+            self.operations, self.how
+        )];
+        lines.extend(process_table(&self.processes));
+        lines.join("\n")
     }
 }
 
@@ -188,8 +218,15 @@ impl LoadReport {
             )
         };
         let mut lines = vec![format!(
-            "{} {} in {:.2} s: {:.1} {}/s",
-            self.count, self.what, self.elapsed_s, self.per_s, self.what
+            "{} {} in {:.2} s: {:.1} {}/s{}",
+            self.count,
+            self.what,
+            self.elapsed_s,
+            self.per_s,
+            self.what,
+            self.rate_per_s
+                .map(|r| format!(" (started at most {r}/s)"))
+                .unwrap_or_default()
         )];
         let label = self.stages.iter().map(|s| s.stage.len()).max().unwrap_or(0);
         for s in &self.stages {
@@ -202,32 +239,11 @@ impl LoadReport {
                 p(&s.latency)
             ));
         }
-        let width = self
-            .processes
-            .iter()
-            .map(|u| u.name.chars().count())
-            .chain([NAME_COLUMN_MIN])
-            .max()
-            .unwrap_or(NAME_COLUMN_MIN);
-        lines.push(format!(
-            "{:<width$} {:>11} {:>14}",
-            "PROCESS", "CPU s", "PEAK RSS MiB"
-        ));
-        for u in &self.processes {
-            let cell = |v: Option<f64>, decimals: usize| match v {
-                Some(v) => format!("{v:.decimals$}"),
-                None => "unavailable".into(),
-            };
-            lines.push(format!(
-                "{:<width$} {:>11} {:>14}",
-                u.name,
-                cell(u.cpu_seconds, 2),
-                cell(u.peak_rss_mib, 1)
-            ));
-            if let Some(why) = &u.unavailable {
-                lines.push(format!("  ({why})"));
-            }
+        if let Some(held) = &self.in_flight {
+            lines.push(held.text(&self.what));
+            lines.push("at the end:".into());
         }
+        lines.extend(process_table(&self.processes));
         lines.push(format!(
             "report: {}\nplot:   {}",
             self.files.report.display(),
@@ -235,6 +251,36 @@ impl LoadReport {
         ));
         lines.join("\n")
     }
+}
+
+/// Each process's CPU time and peak memory, one line each under a header.
+fn process_table(processes: &[ProcessUsage]) -> Vec<String> {
+    let width = processes
+        .iter()
+        .map(|u| u.name.chars().count())
+        .chain([NAME_COLUMN_MIN])
+        .max()
+        .unwrap_or(NAME_COLUMN_MIN);
+    let mut lines = vec![format!(
+        "{:<width$} {:>11} {:>14}",
+        "PROCESS", "CPU s", "PEAK RSS MiB"
+    )];
+    for u in processes {
+        let cell = |v: Option<f64>, decimals: usize| match v {
+            Some(v) => format!("{v:.decimals$}"),
+            None => "unavailable".into(),
+        };
+        lines.push(format!(
+            "{:<width$} {:>11} {:>14}",
+            u.name,
+            cell(u.cpu_seconds, 2),
+            cell(u.peak_rss_mib, 1)
+        ));
+        if let Some(why) = &u.unavailable {
+            lines.push(format!("  ({why})"));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -324,5 +370,26 @@ mod tests {
         for stage in STAGES {
             assert!(svg.contains(stage), "{stage} missing from the plot");
         }
+    }
+
+    #[test]
+    fn a_held_run_shows_the_processes_with_everything_in_flight_and_its_rate() {
+        let mut report = report(Path::new("out"));
+        report.rate_per_s = Some(250.0);
+        report.in_flight = Some(InFlight {
+            operations: 2,
+            how: "the destination chain was down".into(),
+            processes: report.processes.clone(),
+        });
+        let text = report.text();
+        assert!(text.contains("(started at most 250/s)"), "{text}");
+        assert!(
+            text.contains("with all 2 swaps in flight (the destination chain was down):"),
+            "{text}"
+        );
+        assert_eq!(text.matches("PROCESS").count(), 2, "{text}");
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["in_flight"]["operations"], 2);
+        assert_eq!(json["rate_per_s"], 250.0);
     }
 }

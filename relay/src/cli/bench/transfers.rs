@@ -1,7 +1,9 @@
 //! `causeway bench transfers`: notary transfers between two devchain nodes through a
-//! t-of-n committee of separate relay processes, each transfer timed at three stages:
-//! final on the source chain, its batch accepted on the destination (attested and
-//! submitted), and released to the recipient.
+//! t-of-n committee of separate relay processes, each transfer timed at five stages from
+//! its lock's submission: final on the source (as the sender saw it), finality seen by a
+//! threshold of members, attested (threshold signature), its batch accepted on the
+//! destination, and released to the recipient. `--destination-down` holds every transfer
+//! in flight (the destination node stopped) to measure what the processes then use.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,37 +15,63 @@ use causeway_adapters::devchain::DevchainAdapter;
 use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
 use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32, Position};
 use clap::Args;
+use futures::StreamExt;
 use serde_json::json;
 
-use super::report::Sample;
-use super::{work_dir, Run};
+use super::report::{InFlight, Sample};
+use super::{ms, work_dir, Pacer, Run, STOP_TIMEOUT};
 use crate::api::RelayApiClient;
 use crate::cli::Output;
-use crate::keystore::Keystore;
+use crate::executor::now_ms;
+use crate::keystore::{Keystore, StoredKey};
 use crate::launch::committee::{self, MemberProcess};
+use crate::launch::usage::ProcessUsage;
 use crate::launch::{devchain_table, free_port, init_devchain_with, DevchainProcess, Process};
+use crate::notary::status::TransferView;
 
 /// Most transfers one run may drive.
 const MAX_TRANSFERS: usize = 1_000_000;
 /// Most sending accounts (each is a genesis account and a task).
 const MAX_SENDERS: usize = 2_000;
-/// How long the run waits for the last release after the last lock.
+/// Most committee members one run may start (each is a process).
+const MAX_MEMBERS: usize = 100;
+/// How long the run waits for the last release after the last lock, at least.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// Releases per second the drain timeout assumes at worst, for long runs.
+const DRAIN_FLOOR_PER_S: u64 = 100;
 /// How often the destination's events are read.
 const EVENT_POLL: Duration = Duration::from_millis(20);
-const STAGES: [&str; 3] = [
+/// How often a held run checks whether every member has seen every lock.
+const SEEN_POLL: Duration = Duration::from_millis(200);
+/// A held run's pause after every member has seen every lock, so the figures include
+/// what the members do next (batch, sign, retry the stopped destination).
+const HOLD_SETTLE: Duration = Duration::from_secs(3);
+/// Member queries in flight while reading back each transfer's stages.
+const QUERIES_IN_FLIGHT: usize = 32;
+
+pub const STAGES: [&str; 5] = [
     "final on source",
+    "finality seen by t members",
+    "attested (threshold signature)",
     "batch accepted on destination",
     "released",
 ];
+/// The committee's added latency (issue #7's target): from the source block's time to the
+/// batch's threshold signature, on the members' clocks.
+pub const TO_ATTESTED: &str = "source block time -> attested";
 
-#[derive(Args)]
-pub struct TransferBenchArgs {
+/// The committee and the transfers it carries, shared by `transfers` and `mix`.
+#[derive(Args, Clone)]
+pub struct CommitteeArgs {
     #[arg(long, default_value_t = 200)]
     pub transfers: usize,
     /// Sending accounts, each sending its share one after another.
     #[arg(long, default_value_t = 50)]
     pub concurrency: usize,
+    /// Start at most this many transfers a second across all senders [default: as fast as
+    /// --concurrency allows].
+    #[arg(long, value_name = "PER_S")]
+    pub rate: Option<f64>,
     /// Committee size: one relay process per member.
     #[arg(long, default_value_t = 5)]
     pub members: usize,
@@ -52,6 +80,17 @@ pub struct TransferBenchArgs {
     /// A batch closes every this many source blocks.
     #[arg(long, default_value_t = 1)]
     pub batch_blocks: u64,
+}
+
+#[derive(Args)]
+pub struct TransferBenchArgs {
+    #[command(flatten)]
+    pub committee: CommitteeArgs,
+    /// Stop the destination node first, lock every transfer, and measure the processes
+    /// once every member has seen them all (the memory of N transfers in flight); then
+    /// restart it and drain.
+    #[arg(long)]
+    pub destination_down: bool,
     /// Where to write report.json and latency.svg.
     #[arg(long, value_name = "DIR", default_value = "bench-out")]
     pub out: PathBuf,
@@ -60,10 +99,32 @@ pub struct TransferBenchArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// Two devchains whose bridges trust a fresh committee, the committee's relays, and the
+/// funded senders.
+pub struct Bridge {
+    pub source: ChainId,
+    pub dest: ChainId,
+    /// The source node, then the destination node.
+    pub nodes: Vec<DevchainProcess>,
+    pub members: Vec<MemberProcess>,
+    senders: Vec<StoredKey>,
+    bin: PathBuf,
+}
+
+/// What the transfers of a run measured.
+pub struct Driven {
+    pub samples: Vec<Sample>,
+    pub to_attested: Vec<f64>,
+    pub elapsed_s: f64,
+    pub in_flight: Option<InFlight>,
+}
+
 struct Lock {
+    sender: usize,
     tx: Hash32,
     start: Instant,
     start_s: f64,
+    start_unix_ms: u64,
     final_ms: f64,
 }
 
@@ -75,50 +136,268 @@ struct Seen {
 }
 
 pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
-    if args.transfers == 0 || args.transfers > MAX_TRANSFERS {
+    let c = &args.committee;
+    check(c)?;
+    let dir = work_dir(args.dir.as_deref(), "transfers")?;
+    let mut bridge = launch(&dir, c, &[], &[]).await?;
+    if !out.json {
+        println!(
+            "driving {} transfers {} → {} from {} accounts{} through a {}-of-{} committee ({} relay processes){}",
+            c.transfers,
+            bridge.source,
+            bridge.dest,
+            c.concurrency,
+            super::swaps::rate_text(c.rate),
+            c.threshold,
+            c.members,
+            c.members,
+            if args.destination_down {
+                "; the destination is down until every lock is final and seen"
+            } else {
+                ""
+            }
+        );
+    }
+    let driven = drive(&mut bridge, c, Pacer::new(c.rate), args.destination_down).await?;
+    let run = Run {
+        what: "transfers",
+        stages: &STAGES,
+        concurrency: c.concurrency,
+        rate: c.rate,
+        elapsed_s: driven.elapsed_s,
+        out_dir: &args.out,
+        work_dir: &dir,
+        measured: vec![(TO_ATTESTED, driven.to_attested)],
+        in_flight: driven.in_flight,
+    };
+    run.finish(driven.samples, bridge.processes(), out)
+}
+
+pub fn check(c: &CommitteeArgs) -> Result<()> {
+    if c.transfers == 0 || c.transfers > MAX_TRANSFERS {
         bail!("--transfers must be 1..={MAX_TRANSFERS}");
     }
-    if args.concurrency == 0 || args.concurrency > MAX_SENDERS {
+    if c.concurrency == 0 || c.concurrency > MAX_SENDERS {
         bail!("--concurrency must be 1..={MAX_SENDERS}");
     }
-    let dir = work_dir(args.dir.as_deref(), "transfers")?;
+    if c.members == 0 || c.members > MAX_MEMBERS {
+        bail!("--members must be 1..={MAX_MEMBERS}");
+    }
+    if c.threshold == 0 || usize::from(c.threshold) > c.members {
+        bail!("--threshold must be 1..={} (at most --members)", c.members);
+    }
+    super::check_rate(c.rate)
+}
+
+/// Starts the two chains and the committee in `dir`; `fund_source` and `fund_dest` are
+/// extra genesis balances (`key=ASSET:amount`) for keys already in `dir/keys`.
+pub async fn launch(
+    dir: &Path,
+    c: &CommitteeArgs,
+    fund_source: &[String],
+    fund_dest: &[String],
+) -> Result<Bridge> {
     let bin = std::env::current_exe().context("cannot find the causeway binary")?;
     let keys = dir.join("keys");
     let ks = Keystore::open(&keys);
     let (a, b) = (ChainId::new("bench-a")?, ChainId::new("bench-b")?);
-    let senders: Vec<_> = (0..args.concurrency)
+    let senders: Vec<_> = (0..c.concurrency)
         .map(|i| ks.create(&format!("sender-{i}")))
         .collect::<Result<_>>()?;
-    let (nodes, members) = launch(&bin, &dir, &keys, &args, &a, &b).await?;
-    if !out.json {
-        println!(
-            "driving {} transfers {a} → {b} from {} accounts through a {}-of-{} committee ({} relay processes)",
-            args.transfers, args.concurrency, args.threshold, args.members, args.members
-        );
+    let (port_a, port_b) = (free_port()?, free_port()?);
+    committee::create_committee(&bin, &keys, dir, c.members, c.threshold)?;
+    let settings = committee::local_settings(
+        c.batch_blocks,
+        1_000_000_000_000_000_000,
+        &[(a.as_str(), b.as_str(), "USD")],
+    );
+    for number in 1..=c.members {
+        let key = format!("member-{number}");
+        ks.create(&key)?;
+        let chains = devchain_table(a.as_str(), &format!("http://127.0.0.1:{port_a}"), &key)
+            + &devchain_table(b.as_str(), &format!("http://127.0.0.1:{port_b}"), &key);
+        committee::write_member_config(dir, &keys, number, &settings, &chains)?;
+    }
+    let dkg = committee::run_dkg(&bin, &keys, dir, c.members, &[])?;
+    let bridge_a = dir.join("bridge-a.json");
+    let bridge_b = dir.join("bridge-b.json");
+    committee::write_bridge_config(
+        &bridge_a,
+        &dkg[0],
+        &json!([{"asset": "USD", "dest_chain": b, "dest_asset": "WUSD"}]),
+        &json!([]),
+    )?;
+    committee::write_bridge_config(
+        &bridge_b,
+        &dkg[0],
+        &json!([{"asset": "WUSD", "dest_chain": a, "dest_asset": "USD"}]),
+        &json!([{"asset": "WUSD", "origin_chain": a, "origin_asset": "USD"}]),
+    )?;
+    let fund_a: Vec<String> = (0..c.concurrency)
+        .map(|i| format!("sender-{i}=USD:1000000000"))
+        .chain(fund_source.iter().cloned())
+        .collect();
+    let fund_b: Vec<String> = std::iter::once("member-1=EUR:1".to_string())
+        .chain(fund_dest.iter().cloned())
+        .collect();
+    let mut nodes = Vec::new();
+    for (chain, port, fund, bridge) in [
+        (&a, port_a, &fund_a, &bridge_a),
+        (&b, port_b, &fund_b, &bridge_b),
+    ] {
+        let home = dir.join(chain.as_str());
+        let bridge = bridge.to_str().context("work directory is not UTF-8")?;
+        let fund: Vec<&str> = fund.iter().map(String::as_str).collect();
+        init_devchain_with(&bin, &home, &keys, chain, &fund, &["--bridge", bridge])?;
+        nodes.push(DevchainProcess::start(&bin, &home, port).await?);
+    }
+    let mut members = Vec::new();
+    for number in 1..=c.members {
+        members.push(committee::start_member(&bin, &keys, dir, number, &[]).await?);
+    }
+    Ok(Bridge {
+        source: a,
+        dest: b,
+        nodes,
+        members,
+        senders,
+        bin,
+    })
+}
+
+impl Bridge {
+    /// Every process under its label, members before the nodes they follow.
+    pub fn processes(self) -> Vec<(String, Process)> {
+        let mut processes: Vec<(String, Process)> = self
+            .members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (format!("notary member {}", i + 1), m.process))
+            .collect();
+        for (node, chain) in self.nodes.into_iter().zip([&self.source, &self.dest]) {
+            processes.push((format!("devchain node {chain}"), node.process));
+        }
+        processes
     }
 
+    fn usage(&self) -> Vec<ProcessUsage> {
+        let members = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("notary member {}", i + 1), &m.process));
+        let nodes = self
+            .nodes
+            .iter()
+            .zip([&self.source, &self.dest])
+            .map(|(n, chain)| (format!("devchain node {chain}"), &n.process));
+        members
+            .chain(nodes)
+            .map(|(name, p)| ProcessUsage { name, ..p.usage() })
+            .collect()
+    }
+
+    fn dest_node(&mut self) -> &mut DevchainProcess {
+        &mut self.nodes[1]
+    }
+}
+
+/// Drives `c.transfers` transfers and times each; with `hold`, the destination node is
+/// stopped until every lock is final and seen by every member.
+pub async fn drive(
+    bridge: &mut Bridge,
+    c: &CommitteeArgs,
+    pacer: Arc<Pacer>,
+    hold: bool,
+) -> Result<Driven> {
+    let dest_home = bridge.dest_node().home.clone();
+    let dest_port = bridge.dest_node().port();
+    let dest_url = bridge.dest_node().rpc_url.clone();
+    if hold {
+        bridge.dest_node().process.terminate(STOP_TIMEOUT)?;
+    }
     let seen = Arc::new(Mutex::new(Seen::default()));
     let watcher = tokio::spawn(watch_destination(
-        DevchainAdapter::new(b.clone(), &nodes[1].rpc_url, None)?,
+        DevchainAdapter::new(bridge.dest.clone(), &dest_url, None)?,
         seen.clone(),
     ));
     let started = Instant::now();
+    let locks = lock_all(bridge, c, pacer, started).await?;
+    let in_flight = if hold {
+        wait_seen_by_every_member(&bridge.members, &locks).await?;
+        tokio::time::sleep(HOLD_SETTLE).await;
+        let in_flight = InFlight {
+            operations: locks.len(),
+            how: "the destination node was stopped; every lock final on the source and seen by every member".into(),
+            processes: bridge.usage(),
+        };
+        // On stderr at once: a drain that fails must not lose the figure.
+        eprintln!("{}", in_flight.text("transfers"));
+        let bin = bridge.bin.clone();
+        *bridge.dest_node() = DevchainProcess::start(&bin, &dest_home, dest_port)
+            .await
+            .context("restarting the destination node after the hold")?;
+        Some(in_flight)
+    } else {
+        None
+    };
+    let drain_timeout = drain_timeout(locks.len());
+    let drained = Instant::now();
+    loop {
+        let released = seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .released
+            .len();
+        if released >= locks.len() {
+            break;
+        }
+        if drained.elapsed() > drain_timeout {
+            bail!(
+                "only {released} of {} transfers were released within {drain_timeout:?}",
+                locks.len()
+            );
+        }
+        tokio::time::sleep(EVENT_POLL).await;
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    watcher.abort();
+    let (samples, to_attested) = samples(&locks, &seen, bridge, usize::from(c.threshold)).await?;
+    Ok(Driven {
+        samples,
+        to_attested,
+        elapsed_s,
+        in_flight,
+    })
+}
+
+/// Every sender sends its share one lock after another, each start paced by `pacer`.
+async fn lock_all(
+    bridge: &Bridge,
+    c: &CommitteeArgs,
+    pacer: Arc<Pacer>,
+    started: Instant,
+) -> Result<Vec<Lock>> {
+    let source_url = &bridge.nodes[0].rpc_url;
     let mut tasks = Vec::new();
-    for (i, sender) in senders.iter().enumerate() {
-        let share =
-            args.transfers / args.concurrency + usize::from(i < args.transfers % args.concurrency);
-        let adapter = DevchainAdapter::new(a.clone(), &nodes[0].rpc_url, Some(sender.key.clone()))?;
+    for (i, sender) in bridge.senders.iter().enumerate() {
+        let share = c.transfers / c.concurrency + usize::from(i < c.transfers % c.concurrency);
+        let adapter =
+            DevchainAdapter::new(bridge.source.clone(), source_url, Some(sender.key.clone()))?;
         let action = Action::BridgeSend {
-            dest_chain: b.clone(),
+            dest_chain: bridge.dest.clone(),
             recipient: sender.address(),
             asset: AssetId::new("USD")?,
             amount: Amount(1),
         };
+        let pacer = pacer.clone();
         tasks.push(tokio::spawn(async move {
             let mut locks = Vec::with_capacity(share);
             for _ in 0..share {
+                pacer.wait().await;
                 let start = Instant::now();
                 let start_s = started.elapsed().as_secs_f64();
+                let start_unix_ms = now_ms();
                 let tx = adapter
                     .submit(&action)
                     .await
@@ -135,127 +414,69 @@ pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
                     other => bail!("lock {} did not succeed: {other:?}", tx.id),
                 }
                 locks.push(Lock {
+                    sender: i,
                     tx: tx.id,
                     start,
                     start_s,
+                    start_unix_ms,
                     final_ms: ms(start.elapsed()),
                 });
             }
             Ok::<_, anyhow::Error>(locks)
         }));
     }
-    let mut locks = Vec::with_capacity(args.transfers);
+    let mut locks = Vec::with_capacity(c.transfers);
     for t in tasks {
         locks.extend(t.await??);
     }
-    let drained = Instant::now();
-    loop {
-        let released = seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .released
-            .len();
-        if released >= locks.len() {
-            break;
-        }
-        if drained.elapsed() > DRAIN_TIMEOUT {
-            bail!(
-                "only {released} of {} transfers were released within {DRAIN_TIMEOUT:?}",
-                locks.len()
-            );
-        }
-        tokio::time::sleep(EVENT_POLL).await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    watcher.abort();
-    let samples = samples(&locks, &seen, &members, &a, &b).await?;
-
-    let mut processes: Vec<(String, Process)> = members
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| (format!("notary member {}", i + 1), m.process))
-        .collect();
-    for (node, chain) in nodes.into_iter().zip([&a, &b]) {
-        processes.push((format!("devchain node {chain}"), node.process));
-    }
-    let run = Run {
-        what: "transfers",
-        stages: &STAGES,
-        concurrency: args.concurrency,
-        elapsed_s: elapsed,
-        out_dir: &args.out,
-        work_dir: &dir,
-        measured: Vec::new(),
-    };
-    run.finish(samples, processes, out)
+    Ok(locks)
 }
 
-/// Two devchains whose bridges trust a fresh committee, and the committee's relays.
-async fn launch(
-    bin: &Path,
-    dir: &Path,
-    keys: &Path,
-    args: &TransferBenchArgs,
-    a: &ChainId,
-    b: &ChainId,
-) -> Result<(Vec<DevchainProcess>, Vec<MemberProcess>)> {
-    let ks = Keystore::open(keys);
-    let (port_a, port_b) = (free_port()?, free_port()?);
-    committee::create_committee(bin, keys, dir, args.members, args.threshold)?;
-    let settings = committee::local_settings(
-        args.batch_blocks,
-        1_000_000_000_000_000_000,
-        &[(a.as_str(), b.as_str(), "USD")],
-    );
-    for number in 1..=args.members {
-        let key = format!("member-{number}");
-        ks.create(&key)?;
-        let chains = devchain_table(a.as_str(), &format!("http://127.0.0.1:{port_a}"), &key)
-            + &devchain_table(b.as_str(), &format!("http://127.0.0.1:{port_b}"), &key);
-        committee::write_member_config(dir, keys, number, &settings, &chains)?;
+/// Waits until every member has taken in every lock. Members follow the source in order
+/// and each sender's locks are sequential, so it is enough that each member has seen every
+/// sender's newest lock.
+async fn wait_seen_by_every_member(members: &[MemberProcess], locks: &[Lock]) -> Result<()> {
+    let mut newest: HashMap<usize, Hash32> = HashMap::new();
+    for lock in locks {
+        newest.insert(lock.sender, lock.tx);
     }
-    let dkg = committee::run_dkg(bin, keys, dir, args.members, &[])?;
-    let bridge_a = dir.join("bridge-a.json");
-    let bridge_b = dir.join("bridge-b.json");
-    committee::write_bridge_config(
-        &bridge_a,
-        &dkg[0],
-        &json!([{"asset": "USD", "dest_chain": b, "dest_asset": "WUSD"}]),
-        &json!([]),
-    )?;
-    committee::write_bridge_config(
-        &bridge_b,
-        &dkg[0],
-        &json!([{"asset": "WUSD", "dest_chain": a, "dest_asset": "USD"}]),
-        &json!([{"asset": "WUSD", "origin_chain": a, "origin_asset": "USD"}]),
-    )?;
-    let fund: Vec<String> = (0..args.concurrency)
-        .map(|i| format!("sender-{i}=USD:1000000000"))
-        .collect();
-    let fund: Vec<&str> = fund.iter().map(String::as_str).collect();
-    let mut nodes = Vec::new();
-    for (chain, port, fund, bridge) in [
-        (a, port_a, &fund[..], &bridge_a),
-        (b, port_b, &["member-1=EUR:1"][..], &bridge_b),
-    ] {
-        let home = dir.join(chain.as_str());
-        let bridge = bridge.to_str().context("work directory is not UTF-8")?;
-        init_devchain_with(bin, &home, keys, chain, fund, &["--bridge", bridge])?;
-        nodes.push(DevchainProcess::start(bin, &home, port).await?);
+    let waited = Instant::now();
+    let timeout = drain_timeout(locks.len());
+    for (i, member) in members.iter().enumerate() {
+        let api = member.client();
+        for tx in newest.values() {
+            loop {
+                let views = api
+                    .notary_transfer(*tx)
+                    .await
+                    .with_context(|| format!("asking member {} about a lock", i + 1))?;
+                if views.iter().any(|v| v.seen_ms.is_some()) {
+                    break;
+                }
+                if waited.elapsed() > timeout {
+                    bail!("member {} had not seen lock {tx} within {timeout:?}", i + 1);
+                }
+                tokio::time::sleep(SEEN_POLL).await;
+            }
+        }
     }
-    let mut members = Vec::new();
-    for number in 1..=args.members {
-        members.push(committee::start_member(bin, keys, dir, number, &[]).await?);
-    }
-    Ok((nodes, members))
+    Ok(())
 }
 
-/// Reads the destination's final events for as long as the run lasts.
+/// How long a run of `transfers` may take to drain: long runs at the floor rate.
+fn drain_timeout(transfers: usize) -> Duration {
+    DRAIN_TIMEOUT.max(Duration::from_secs(transfers as u64 / DRAIN_FLOOR_PER_S))
+}
+
+/// Reads the destination's final events for as long as the run lasts; while it is down
+/// (a held run) the failures are reported once, not on every poll.
 async fn watch_destination(dest: DevchainAdapter, seen: Arc<Mutex<Seen>>) {
     let mut cursor = Position::default();
+    let mut failing = false;
     loop {
         match dest.events(cursor, 1000).await {
             Ok(page) => {
+                failing = false;
                 let now = Instant::now();
                 let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
                 for e in &page.events {
@@ -276,53 +497,147 @@ async fn watch_destination(dest: DevchainAdapter, seen: Arc<Mutex<Seen>>) {
                     continue;
                 }
             }
-            Err(e) => tracing::warn!("bench: destination events: {e}"),
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!("bench: destination events: {e}");
+            }
+            Err(_) => {}
         }
         tokio::time::sleep(EVENT_POLL).await;
     }
 }
 
-/// Each transfer's stages. Its batch's sequence comes from the first member that has
-/// sealed it (a member that lagged behind the threshold may not have yet).
+/// Each transfer's stages as every member reports them: finality seen is when the
+/// `threshold`-th member took the lock in, attested the first member's signature time.
 async fn samples(
     locks: &[Lock],
     seen: &Mutex<Seen>,
-    members: &[MemberProcess],
-    a: &ChainId,
-    b: &ChainId,
-) -> Result<Vec<Sample>> {
-    let apis: Vec<_> = members.iter().map(MemberProcess::client).collect();
-    let mut samples = Vec::with_capacity(locks.len());
-    for lock in locks {
-        let mut sequence = None;
-        for api in &apis {
-            sequence = api
-                .notary_transfer(lock.tx)
-                .await
-                .context("asking a member which batch holds a transfer")?
-                .into_iter()
-                .find(|v| &v.source_chain == a && &v.dest_chain == b)
-                .and_then(|v| v.sequence);
-            if sequence.is_some() {
-                break;
+    bridge: &Bridge,
+    threshold: usize,
+) -> Result<(Vec<Sample>, Vec<f64>)> {
+    let apis: Vec<_> = bridge.members.iter().map(MemberProcess::client).collect();
+    let (a, b) = (&bridge.source, &bridge.dest);
+    let views: Vec<Vec<TransferView>> = futures::stream::iter(locks)
+        .map(|lock| {
+            let apis = &apis;
+            async move {
+                let mut views = Vec::with_capacity(apis.len());
+                for api in apis {
+                    let view = api
+                        .notary_transfer(lock.tx)
+                        .await
+                        .context("asking a member for a transfer's stages")?
+                        .into_iter()
+                        .find(|v| &v.source_chain == a && &v.dest_chain == b);
+                    views.extend(view);
+                }
+                Ok::<_, anyhow::Error>(views)
             }
+        })
+        .buffered(QUERIES_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    let mut samples = Vec::with_capacity(locks.len());
+    let mut to_attested = Vec::with_capacity(locks.len());
+    for (lock, views) in locks.iter().zip(&views) {
+        let stages = TransferStages::of(views, threshold);
+        let since_start = |unix_ms: Option<u64>| {
+            unix_ms.map_or(f64::NAN, |t| t.saturating_sub(lock.start_unix_ms) as f64)
+        };
+        let at = |t: Option<&Instant>| {
+            t.map_or(f64::NAN, |t| ms(t.saturating_duration_since(lock.start)))
+        };
+        if let (Some(block), Some(signed)) = (stages.block_time_ms, stages.signed_ms) {
+            to_attested.push(signed.saturating_sub(block) as f64);
         }
-        let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-        let at = |t: Option<&Instant>| t.map(|t| ms(t.saturating_duration_since(lock.start)));
-        let accepted = at(sequence.and_then(|s| seen.accepted.get(&s)));
-        let released = at(seen.released.get(&lock.tx));
         samples.push(Sample {
             start_s: lock.start_s,
             stages_ms: vec![
                 lock.final_ms,
-                accepted.unwrap_or(f64::NAN),
-                released.unwrap_or(f64::NAN),
+                since_start(stages.seen_ms),
+                since_start(stages.signed_ms),
+                at(stages.sequence.and_then(|s| seen.accepted.get(&s))),
+                at(seen.released.get(&lock.tx)),
             ],
         });
     }
-    Ok(samples)
+    Ok((samples, to_attested))
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+/// One transfer's times as the members' views tell them (Unix ms, members' clocks).
+#[derive(Debug, PartialEq)]
+struct TransferStages {
+    block_time_ms: Option<u64>,
+    /// When the `threshold`-th member took it in: none until that many have.
+    seen_ms: Option<u64>,
+    /// The earliest signature time any member recorded for its batch.
+    signed_ms: Option<u64>,
+    /// Its batch, from the first member that sealed one (a lagging member may not have).
+    sequence: Option<u64>,
+}
+
+impl TransferStages {
+    fn of(views: &[TransferView], threshold: usize) -> TransferStages {
+        let mut seen: Vec<u64> = views.iter().filter_map(|v| v.seen_ms).collect();
+        seen.sort_unstable();
+        TransferStages {
+            block_time_ms: views.iter().find_map(|v| v.block_time_ms),
+            seen_ms: threshold.checked_sub(1).and_then(|i| seen.get(i).copied()),
+            signed_ms: views.iter().filter_map(|v| v.signed_ms).min(),
+            sequence: views.iter().find_map(|v| v.sequence),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_core::Amount;
+
+    fn view(seen_ms: Option<u64>, signed_ms: Option<u64>, sequence: Option<u64>) -> TransferView {
+        TransferView {
+            source_chain: ChainId::new("bench-a").unwrap(),
+            dest_chain: ChainId::new("bench-b").unwrap(),
+            source_tx_hash: Hash32([1; 32]),
+            asset: AssetId::new("USD").unwrap(),
+            amount: Amount(1),
+            recipient: "r".into(),
+            stage: "signed".into(),
+            hold_reason: None,
+            sequence,
+            vouched: true,
+            block_time_ms: Some(1_000),
+            seen_ms,
+            signed_ms,
+        }
+    }
+
+    #[test]
+    fn finality_is_seen_when_the_threshold_th_member_took_the_lock_in() {
+        let views = [
+            view(Some(1_030), None, None),
+            view(Some(1_010), Some(1_050), Some(4)),
+            view(Some(1_020), Some(1_045), Some(4)),
+        ];
+        let stages = TransferStages::of(&views, 2);
+        assert_eq!(
+            stages,
+            TransferStages {
+                block_time_ms: Some(1_000),
+                seen_ms: Some(1_020),
+                signed_ms: Some(1_045),
+                sequence: Some(4),
+            }
+        );
+    }
+
+    #[test]
+    fn fewer_members_than_the_threshold_have_not_seen_it() {
+        let views = [view(Some(1_010), None, None), view(None, None, None)];
+        assert_eq!(TransferStages::of(&views, 2).seen_ms, None);
+        assert_eq!(TransferStages::of(&[], 1).sequence, None);
+    }
 }
