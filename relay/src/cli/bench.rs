@@ -31,6 +31,8 @@ const STATUS_REQUESTS_PER_S: f64 = 2_000.0;
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Fastest `--rate` accepted: a rate is a cap, and this is far above what 2 cores reach.
 const MAX_RATE_PER_S: f64 = 1_000_000.0;
+/// Slowest `--rate` accepted (one start every 100 s): its interval must be a `Duration`.
+const MIN_RATE_PER_S: f64 = 0.01;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -82,10 +84,11 @@ impl Pacer {
     }
 }
 
-fn check_rate(rate: Option<f64>) -> Result<()> {
+/// `flag`'s value, if given, is a rate [`Pacer`] can space starts by.
+fn check_rate(flag: &str, rate: Option<f64>) -> Result<()> {
     match rate {
-        Some(r) if !(r > 0.0 && r <= MAX_RATE_PER_S) => {
-            bail!("--rate must be above 0 and at most {MAX_RATE_PER_S} per second (leave it out for no limit)")
+        Some(r) if !(MIN_RATE_PER_S..=MAX_RATE_PER_S).contains(&r) => {
+            bail!("{flag} must be {MIN_RATE_PER_S} to {MAX_RATE_PER_S} starts per second (leave it out for no limit)")
         }
         _ => Ok(()),
     }
@@ -217,11 +220,19 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_that_is_not_a_positive_number_is_refused_with_what_to_do() {
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e6] {
-            let err = check_rate(Some(bad)).unwrap_err().to_string();
+    fn a_rate_outside_the_bounds_is_refused_naming_its_flag() {
+        // Regression: 1e-300 passed the check and then panicked in Duration::from_secs_f64.
+        for bad in [0.0, -1.0, 1e-300, f64::NAN, f64::INFINITY, 2e6] {
+            let err = check_rate("--swap-rate", Some(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("--swap-rate must be"), "{err}");
             assert!(err.contains("leave it out for no limit"), "{err}");
         }
-        assert!(check_rate(Some(250.0)).is_ok() && check_rate(None).is_ok());
+        for good in [MIN_RATE_PER_S, 250.0, MAX_RATE_PER_S] {
+            assert!(check_rate("--rate", Some(good)).is_ok());
+            Pacer::new(Some(good));
+        }
+        assert!(check_rate("--rate", None).is_ok());
     }
 }

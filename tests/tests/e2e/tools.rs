@@ -1,29 +1,36 @@
 //! The tools around the relay, through the real binary: `causeway demo` and the load tool
 //! `causeway bench swaps|transfers|mix` (report, latency plot and per-process usage).
 
+use std::path::PathBuf;
+
 use causeway_e2e::Net;
+
+/// `causeway --json bench ARGS` with `--out` and `--dir` under the test's directory: the
+/// printed report, and where it wrote report.json and latency.svg.
+fn bench(net: &Net, args: &[&str]) -> (serde_json::Value, PathBuf) {
+    let out = net.path().join("bench-out");
+    let work = net.path().join("work");
+    let dirs = [
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--dir",
+        work.to_str().expect("utf-8 path"),
+    ];
+    let argv: Vec<&str> = ["--json", "bench"]
+        .iter()
+        .chain(args)
+        .chain(&dirs)
+        .copied()
+        .collect();
+    (net.cli_ok(&argv).json(), out)
+}
 
 // README "Tests and benchmarks": the load tool reports every process it started and writes
 // report.json and latency.svg to --out.
 #[test]
 fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
     let net = Net::new();
-    let out = net.path().join("bench-out");
-    let work = net.path().join("work");
-    let run = net.cli_ok(&[
-        "--json",
-        "bench",
-        "swaps",
-        "--swaps",
-        "3",
-        "--concurrency",
-        "2",
-        "--out",
-        out.to_str().expect("utf-8 path"),
-        "--dir",
-        work.to_str().expect("utf-8 path"),
-    ]);
-    let printed = run.json();
+    let (printed, out) = bench(&net, &["swaps", "--swaps", "3", "--concurrency", "2"]);
     let written: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("report.json")).expect("report.json is written"),
     )
@@ -88,12 +95,9 @@ fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
 #[test]
 fn bench_transfers_times_each_stage_and_measures_the_processes_while_all_are_in_flight() {
     let net = Net::new();
-    let out = net.path().join("bench-out");
-    let work = net.path().join("work");
-    let report = net
-        .cli_ok(&[
-            "--json",
-            "bench",
+    let (report, out) = bench(
+        &net,
+        &[
             "transfers",
             "--transfers",
             "6",
@@ -106,12 +110,8 @@ fn bench_transfers_times_each_stage_and_measures_the_processes_while_all_are_in_
             "--threshold",
             "2",
             "--destination-down",
-            "--out",
-            out.to_str().expect("utf-8 path"),
-            "--dir",
-            work.to_str().expect("utf-8 path"),
-        ])
-        .json();
+        ],
+    );
     assert_eq!(
         (report["what"].as_str(), report["count"].as_u64()),
         (Some("transfers"), Some(6))
@@ -151,12 +151,9 @@ fn bench_transfers_times_each_stage_and_measures_the_processes_while_all_are_in_
 #[test]
 fn bench_mix_drives_transfers_and_swaps_at_once_and_reports_each() {
     let net = Net::new();
-    let out = net.path().join("bench-out");
-    let work = net.path().join("work");
-    let report = net
-        .cli_ok(&[
-            "--json",
-            "bench",
+    let (report, out) = bench(
+        &net,
+        &[
             "mix",
             "--transfers",
             "6",
@@ -170,12 +167,8 @@ fn bench_mix_drives_transfers_and_swaps_at_once_and_reports_each() {
             "3",
             "--swap-concurrency",
             "2",
-            "--out",
-            out.to_str().expect("utf-8 path"),
-            "--dir",
-            work.to_str().expect("utf-8 path"),
-        ])
-        .json();
+        ],
+    );
     assert_transfer_stages(&report["transfers"], 3);
     let swaps = &report["swaps"];
     assert_eq!(
@@ -336,5 +329,35 @@ fn transfer_and_notary_commands_refuse_nonsense_with_what_to_do() {
     net.cli_err(
         &["notary", "status", "--api", "http://127.0.0.1:1"],
         "cannot get notary status",
+    );
+}
+
+// Regression: `--rate 1e-300` panicked in the pacer; every rate flag is checked before
+// anything starts, and the error names the flag given.
+#[test]
+fn bench_refuses_a_rate_it_cannot_pace_naming_the_flag() {
+    let net = Net::new();
+    let work = net.path().join("work");
+    let work = work.to_str().expect("utf-8 path");
+    net.cli_err(
+        &["bench", "swaps", "--rate", "1e-300", "--dir", work],
+        "--rate must be 0.01 to",
+    );
+    net.cli_err(
+        &["bench", "mix", "--swap-rate=-1", "--dir", work],
+        "--swap-rate must be",
+    );
+    net.cli_err(
+        &[
+            "bench",
+            "transfers",
+            "--threshold",
+            "4",
+            "--members",
+            "3",
+            "--dir",
+            work,
+        ],
+        "--threshold must be 1..=3",
     );
 }

@@ -44,7 +44,7 @@ struct MixReport {
 pub async fn run(args: MixBenchArgs, out: Output) -> Result<()> {
     let c = &args.committee;
     transfers::check(c)?;
-    swaps::check(args.swaps, args.swap_concurrency, args.swap_rate)?;
+    swaps::check(args.swaps, args.swap_concurrency, args.swap_rate, "swap-")?;
     let dir = work_dir(args.dir.as_deref(), "mix")?;
     let keys = dir.join("keys");
     let ks = Keystore::open(&keys);

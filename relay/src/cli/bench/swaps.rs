@@ -65,7 +65,7 @@ pub struct Driven {
 }
 
 pub async fn run(args: SwapBenchArgs, out: Output) -> Result<()> {
-    check(args.swaps, args.concurrency, args.rate)?;
+    check(args.swaps, args.concurrency, args.rate, "")?;
     let dir = work_dir(args.dir.as_deref(), "swaps")?;
     let bin = std::env::current_exe().context("cannot find the causeway binary")?;
     let keys = dir.join("keys");
@@ -116,12 +116,13 @@ pub async fn run(args: SwapBenchArgs, out: Output) -> Result<()> {
     run.finish(driven.samples, processes, out)
 }
 
-/// The swap options every run checks the same way.
-pub fn check(swaps: usize, concurrency: usize, rate: Option<f64>) -> Result<()> {
+/// The swap options every run checks the same way; `flags` prefixes the concurrency and
+/// rate flags' names (`swap-` in `bench mix`), so the error names the flag given.
+pub fn check(swaps: usize, concurrency: usize, rate: Option<f64>, flags: &str) -> Result<()> {
     if swaps == 0 || swaps > MAX_SWAPS || concurrency == 0 {
-        bail!("--swaps must be 1..={MAX_SWAPS} and --concurrency at least 1");
+        bail!("--swaps must be 1..={MAX_SWAPS} and --{flags}concurrency at least 1");
     }
-    super::check_rate(rate)
+    super::check_rate(&format!("--{flags}rate"), rate)
 }
 
 pub fn rate_text(rate: Option<f64>) -> String {

@@ -186,7 +186,7 @@ pub fn check(c: &CommitteeArgs) -> Result<()> {
     if c.threshold == 0 || usize::from(c.threshold) > c.members {
         bail!("--threshold must be 1..={} (at most --members)", c.members);
     }
-    super::check_rate(c.rate)
+    super::check_rate("--rate", c.rate)
 }
 
 /// Starts the two chains and the committee in `dir`; `fund_source` and `fund_dest` are
