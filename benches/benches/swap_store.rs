@@ -1,6 +1,6 @@
 //! sled writes per swap step, beside the physical limit. The relay persists every swap a
-//! step changed as JSON in one sled batch keyed by swap id, then waits for a group-committed
-//! flush (relay/src/swaps/mod.rs `write`/`persist`, relay/src/durable.rs); the limit is raw
+//! step changed as JSON in one sled batch keyed by swap id (`swaps::write_records`, called
+//! here), then waits for a group-committed flush (relay/src/durable.rs); the limit is raw
 //! sled inserts of values of the same length and one synchronous flush. Once for one swap,
 //! once for 64 swaps changed by one step.
 //!
@@ -17,7 +17,7 @@ use causeway_htlc::{
 };
 use causeway_relay::durable::Durable;
 use causeway_relay::store::{Store, CACHE_BYTES};
-use causeway_relay::swaps::SwapRecord;
+use causeway_relay::swaps::{write_records, SwapRecord};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
 use tokio::runtime::Runtime;
@@ -138,14 +138,8 @@ impl RelaySide<'_> {
 
     fn write(&mut self) {
         self.change_records();
-        let mut batch = sled::Batch::default();
-        for record in &self.records {
-            batch.insert(
-                record.swap.swap_id().as_str(),
-                serde_json::to_vec(record).unwrap(),
-            );
-        }
-        self.tree.apply_batch(batch).unwrap();
+        let records: Vec<&SwapRecord> = self.records.iter().collect();
+        write_records(&self.tree, &records).unwrap();
     }
 
     fn assert_last_step_stored(&self) {

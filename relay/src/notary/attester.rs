@@ -419,7 +419,7 @@ impl Attester {
                             transfer,
                             dest_chain: dest_chain.clone(),
                             time_ms: event.time_ms,
-                            seen_ms: now_ms(),
+                            seen_ms: Some(now_ms()),
                             state: state_now,
                         },
                     );

@@ -28,9 +28,10 @@ pub struct TransferEntry {
     pub transfer: Transfer,
     pub dest_chain: ChainId,
     pub time_ms: UnixMillis,
-    /// This member's clock when it took the transfer in (the load tool's "finality seen").
+    /// This member's clock when it took the transfer in (the load tool's "finality seen");
+    /// none in records written before it was kept.
     #[serde(default)]
-    pub seen_ms: UnixMillis,
+    pub seen_ms: Option<UnixMillis>,
     pub state: TransferState,
 }
 

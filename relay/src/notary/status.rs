@@ -180,7 +180,7 @@ impl Notary {
             sequence: None,
             vouched: false,
             block_time_ms: Some(entry.time_ms),
-            seen_ms: (entry.seen_ms > 0).then_some(entry.seen_ms),
+            seen_ms: entry.seen_ms,
             signed_ms: None,
         };
         view.stage = match entry.state {

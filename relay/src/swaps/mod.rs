@@ -335,12 +335,7 @@ impl SwapEngine {
 
     /// Writes swaps in one batch, not yet durably.
     fn write(&self, records: &[&SwapRecord]) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for record in records {
-            batch.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?);
-        }
-        self.tree.apply_batch(batch)?;
-        Ok(())
+        write_records(&self.tree, records)
     }
 
     /// Records every action with one flush (the executor's), then queues them in order.
@@ -628,6 +623,17 @@ impl EventConsumer for SwapEngine {
         })
         .await
     }
+}
+
+/// Writes swap records into the swaps tree in one sled batch, keyed by swap id, not yet
+/// durably (a step then flushes once). Public so the swap-step benchmark measures this path.
+pub fn write_records(tree: &sled::Tree, records: &[&SwapRecord]) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    for record in records {
+        batch.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?);
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ struct Options {
     forked: Option<usize>,
     /// Chain B is the Python example ledger (by URL, through the adapter protocol).
     python_b: bool,
+    /// Each signing attempt's timeout, shorter than `local_settings`' so that sessions run
+    /// out of attempts within seconds.
+    attempt_timeout_ms: Option<u64>,
 }
 
 struct Committee {
@@ -50,8 +53,16 @@ fn member_dir(net: &Net, i: usize) -> PathBuf {
 }
 
 /// Fast batches and attempts, so failures and fallbacks show within seconds.
-fn notary_settings(b_id: &str) -> String {
-    committee::local_settings(2, 500, &[("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")])
+fn notary_settings(b_id: &str, attempt_timeout_ms: Option<u64>) -> String {
+    let settings =
+        committee::local_settings(2, 500, &[("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")]);
+    match attempt_timeout_ms {
+        Some(ms) => settings.replace(
+            "attempt_timeout_ms = 1500",
+            &format!("attempt_timeout_ms = {ms}"),
+        ),
+        None => settings,
+    }
 }
 
 /// The whole committee: member keys, committee file, DKG by five processes, two chains
@@ -90,7 +101,7 @@ async fn committee(options: Options) -> Committee {
             net.path(),
             &net.keystore(),
             i,
-            &notary_settings(b_id),
+            &notary_settings(b_id, options.attempt_timeout_ms),
             &(a_table + &b_table),
         )
         .unwrap();
@@ -467,6 +478,43 @@ async fn three_members_down_sign_nothing_until_one_returns() {
     );
     assert_eq!(s["open_batches"][0]["signed"], false, "{s}");
     assert_eq!(s["signer"]["sessions_completed"], 0, "{s}");
+
+    c.start(2).await;
+    finish(child, &c).await;
+    assert_eq!(c.balance(c.b(), "bob", "WUSD"), 75);
+    assert_eq!(c.balance(&c.a, "alice", "USD"), 925);
+}
+
+// specs/notary.md §4.3: with too few members up, the live members' sessions run out of
+// attempts; once a threshold is back the batch is vouched for again and released, without
+// restarting anyone. Regression: a failed session was never retried, so its route stalled
+// until the daemons restarted (a 100k backlog after a destination outage stopped at a batch).
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_that_ran_out_of_attempts_are_retried_once_a_threshold_is_back() {
+    let mut c = committee(Options {
+        attempt_timeout_ms: Some(100),
+        ..Options::default()
+    })
+    .await;
+    c.kill(1);
+    c.kill(2);
+    c.kill(3);
+    let child = c.spawn_transfer("alice", &c.a, c.b(), "bob", "USD", 75);
+    // 32 attempts of 100 ms each, with room for the lock to be final first.
+    let failed = tokio::time::Instant::now();
+    while c.status(4)["signer"]["sessions_failed"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            failed.elapsed() < Duration::from_secs(60),
+            "no session ran out of attempts: {}",
+            c.status(4)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(c.balance(c.b(), "bob", "WUSD"), 0);
 
     c.start(2).await;
     finish(child, &c).await;
