@@ -190,3 +190,26 @@ proptest! {
         }
     }
 }
+
+/// Regression: the simulated relay could go a whole reaction delay without ticking chain B
+/// (a random partial read each step, then offline), so the initiator's first tick after
+/// Start came 5.6 s late and it aborted TooLateToLock with nothing locked (specs/htlc.md §9).
+#[test]
+fn initiator_ticks_within_the_reaction_delay_and_refunds_a_participant_who_never_locks() {
+    for seed in [18369865939623693499, 10641325792258993070] {
+        let s = Scenario {
+            block_time_ms: [200, 200],
+            depth: [0, 0],
+            offset_ms: [0, 0],
+            accept_window_ms: 0,
+            cast: Cast::CheatingParticipant(Cheat::NeverLock),
+            crash_rate: 0.0,
+            offline_rate: 0.05,
+            initiator_outage: false,
+            seed,
+        };
+        let world = run(&s);
+        let outcome = check_honest(&world, &world.honest[0]).unwrap();
+        assert_eq!(outcome, SwapOutcome::Refunded, "seed {seed}");
+    }
+}

@@ -128,12 +128,12 @@ pub fn run(s: &Scenario) -> World {
     let honest_initiator = || {
         let swap = Swap::initiator(offer.clone(), secret, &params_a, &params_b, &policy, now)
             .expect("initiator");
-        HonestRelay::new("alice", alice.clone(), swap)
+        HonestRelay::new("alice", alice.clone(), swap, real_ms)
     };
     let honest_participant = || {
         let swap = Swap::participant(offer.clone(), &params_a, &params_b, &policy, now)
             .expect("participant");
-        HonestRelay::new("bob", bob.clone(), swap)
+        HonestRelay::new("bob", bob.clone(), swap, real_ms)
     };
     let window_edge_ms = rng.gen_range(0..=settle_b + policy.reaction_delay_ms);
     let cheater = |role, cheat, secret| {

@@ -14,10 +14,10 @@ pub struct Faults {
     pub crash_before_persist: f64,
     /// Chance per submitted action of crashing after persisting, before broadcasting.
     pub crash_before_broadcast: f64,
-    /// Chance per step of going offline for up to `max_lag_ms`.
+    /// Chance per step, unless a tick is overdue, of going offline for up to `max_lag_ms`.
     pub go_offline: f64,
-    /// Bound on delivery lag and on each offline period; two of them fit in the
-    /// policy's reaction delay.
+    /// Bound on delivery lag, on the online time between two ticks of a chain and on each
+    /// offline period; two of them fit in the policy's reaction delay.
     pub max_lag_ms: u64,
 }
 
@@ -30,6 +30,8 @@ pub struct HonestRelay {
     persisted_cursor: [usize; 2],
     /// Finalized blocks already fed, per chain.
     cursor: [usize; 2],
+    /// Real time of the last tick fed, per chain.
+    ticked_at: [u64; 2],
     offline_until: u64,
     /// A real-time span during which this relay is down, beyond the policy's assumptions.
     pub outage: Option<(u64, u64)>,
@@ -39,7 +41,13 @@ pub struct HonestRelay {
 }
 
 impl HonestRelay {
-    pub fn new(name: &'static str, accounts: [Address; 2], swap: Swap) -> HonestRelay {
+    /// A relay that read both chains' heads at `read_at_ms`, when the swap was made.
+    pub fn new(
+        name: &'static str,
+        accounts: [Address; 2],
+        swap: Swap,
+        read_at_ms: u64,
+    ) -> HonestRelay {
         let persisted = serde_json::to_string(&swap).unwrap();
         HonestRelay {
             name,
@@ -48,6 +56,7 @@ impl HonestRelay {
             persisted,
             persisted_cursor: [0, 0],
             cursor: [0, 0],
+            ticked_at: [read_at_ms; 2],
             offline_until: 0,
             outage: None,
             crashes: 0,
@@ -125,7 +134,15 @@ impl HonestRelay {
         if real_ms < self.offline_until || in_outage || self.swap.is_finished() {
             return;
         }
-        if rng.gen_bool(faults.go_offline) {
+        // Never offline while a tick is overdue, so lag and one offline period add up to
+        // at most R between two ticks of a chain (regression: ticks were not bounded at
+        // all, and a first chain-B tick 5.6 s after Start made the initiator abort
+        // TooLateToLock).
+        let tick_overdue = self
+            .ticked_at
+            .iter()
+            .any(|&t| real_ms >= t + faults.max_lag_ms);
+        if !tick_overdue && rng.gen_bool(faults.go_offline) {
             self.offline_until = real_ms + rng.gen_range(0..=faults.max_lag_ms);
             return;
         }
@@ -139,7 +156,8 @@ impl HonestRelay {
     }
 
     /// Feeds some finalized blocks of chain `index`: a random number, but at least every
-    /// block final for longer than the lag bound.
+    /// block final for longer than the lag bound, and all of them (then a tick) once the
+    /// last tick is that old.
     fn deliver(
         &mut self,
         index: usize,
@@ -157,7 +175,11 @@ impl HonestRelay {
             })
             .count();
         let from = self.cursor[index];
-        let until = rng.gen_range(overdue.max(from)..=finalized);
+        let until = if real_ms >= self.ticked_at[index] + faults.max_lag_ms {
+            finalized
+        } else {
+            rng.gen_range(overdue.max(from)..=finalized)
+        };
         let chain_id = chains[index].id.clone();
         for height in from..until {
             for event in chains[index].blocks[height].events.clone() {
@@ -180,7 +202,11 @@ impl HonestRelay {
             finalized_height: finalized as u64 - 1,
             time_ms: chains[index].finalized_time(),
         };
-        self.feed(tick, chains, faults, rng)
+        let fed = self.feed(tick, chains, faults, rng);
+        if fed {
+            self.ticked_at[index] = real_ms;
+        }
+        fed
     }
 
     /// Like a relay polling `tx_status` of its outstanding transactions.
