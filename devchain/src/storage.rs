@@ -70,6 +70,20 @@ fn is_lock_held(error: &sled::Error) -> bool {
     matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
+/// Opens a sled database, waiting up to 2 s (`LOCK_WAIT`) for a handle this process just
+/// dropped to release its lock; a lock held longer is returned as sled's error.
+pub fn open_when_unlocked(config: &sled::Config) -> sled::Result<sled::Db> {
+    let waited_since = Instant::now();
+    loop {
+        match config.open() {
+            Err(e) if is_lock_held(&e) && waited_since.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(LOCK_RETRY);
+            }
+            opened => return opened,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Storage {
     db: sled::Db,
@@ -78,25 +92,11 @@ pub struct Storage {
 
 impl Storage {
     pub fn open(path: &Path) -> Result<Storage, DevchainError> {
-        let waited_since = Instant::now();
-        let db = loop {
-            match sled::Config::new()
-                .path(path)
-                .cache_capacity(CACHE_BYTES)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(e) if is_lock_held(&e) && waited_since.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(LOCK_RETRY);
-                }
-                Err(source) => {
-                    return Err(DevchainError::OpenDatabase {
-                        path: path.to_path_buf(),
-                        source,
-                    })
-                }
-            }
-        };
+        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
+        let db = open_when_unlocked(&config).map_err(|source| DevchainError::OpenDatabase {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Storage {
             db,
             path: path.to_path_buf(),

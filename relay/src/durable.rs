@@ -168,7 +168,10 @@ mod tests {
             // Sequential callers never wait on a flush that started before their write.
             assert_eq!(durable.stats().flushes, 50);
         }
-        let db = sled::open(dir.path()).unwrap();
+        // Regression: CI saw this reopen fail with "could not acquire lock" while the last
+        // flusher task still held its clone of the closed database.
+        let config = sled::Config::new().path(dir.path());
+        let db = causeway_devchain::storage::open_when_unlocked(&config).unwrap();
         assert_eq!(db.len(), 50);
     }
 }

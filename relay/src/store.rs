@@ -49,16 +49,15 @@ fn event_key(chain: &ChainId, pos: Position) -> Vec<u8> {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join("relay.sled"))
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .with_context(|| {
-                format!(
-                    "cannot open relay database in {} (is another relay using this data_dir?)",
-                    dir.display()
-                )
-            })?;
+            .cache_capacity(CACHE_BYTES);
+        let db = causeway_devchain::storage::open_when_unlocked(&config).with_context(|| {
+            format!(
+                "cannot open relay database in {} (is another relay using this data_dir?)",
+                dir.display()
+            )
+        })?;
         Ok(Store {
             cursors: db.open_tree("cursors")?,
             events: db.open_tree("events")?,

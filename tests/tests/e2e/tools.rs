@@ -360,4 +360,8 @@ fn bench_refuses_a_rate_it_cannot_pace_naming_the_flag() {
         ],
         "--threshold must be 1..=3",
     );
+    net.cli_err(
+        &["bench", "transfers", "--max-batch", "0", "--dir", work],
+        "--max-batch must be 1..=4096",
+    );
 }

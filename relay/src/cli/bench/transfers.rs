@@ -27,6 +27,7 @@ use crate::keystore::{Keystore, StoredKey};
 use crate::launch::committee::{self, MemberProcess};
 use crate::launch::usage::ProcessUsage;
 use crate::launch::{devchain_table, free_port, init_devchain_with, DevchainProcess, Process};
+use crate::notary::config::MAX_BATCH_LIMIT;
 use crate::notary::status::TransferView;
 
 /// Most transfers one run may drive.
@@ -80,6 +81,9 @@ pub struct CommitteeArgs {
     /// A batch closes every this many source blocks.
     #[arg(long, default_value_t = 1)]
     pub batch_blocks: u64,
+    /// Most transfers in one batch (notary.max_batch) [default: the relay's].
+    #[arg(long, value_name = "N")]
+    pub max_batch: Option<u32>,
 }
 
 #[derive(Args)]
@@ -186,6 +190,9 @@ pub fn check(c: &CommitteeArgs) -> Result<()> {
     if c.threshold == 0 || usize::from(c.threshold) > c.members {
         bail!("--threshold must be 1..={} (at most --members)", c.members);
     }
+    if c.max_batch.is_some_and(|n| n == 0 || n > MAX_BATCH_LIMIT) {
+        bail!("--max-batch must be 1..={MAX_BATCH_LIMIT}");
+    }
     super::check_rate("--rate", c.rate)
 }
 
@@ -206,11 +213,15 @@ pub async fn launch(
         .collect::<Result<_>>()?;
     let (port_a, port_b) = (free_port()?, free_port()?);
     committee::create_committee(&bin, &keys, dir, c.members, c.threshold)?;
-    let settings = committee::local_settings(
+    let mut settings = committee::local_settings(
         c.batch_blocks,
         1_000_000_000_000_000_000,
         &[(a.as_str(), b.as_str(), "USD")],
     );
+    if let Some(max_batch) = c.max_batch {
+        // Before the limit tables: a key after them would belong to the last one.
+        settings.insert_str(0, &format!("max_batch = {max_batch}\n"));
+    }
     for number in 1..=c.members {
         let key = format!("member-{number}");
         ks.create(&key)?;
