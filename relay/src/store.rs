@@ -260,4 +260,17 @@ mod tests {
         assert_eq!(store.cursor(&a).unwrap(), Position::new(5, 0));
         assert_eq!(store.event_count(&a), 1);
     }
+
+    // The reopen waits for a lock just released, but one still held ends in an error that
+    // says what to check, not in a hang.
+    #[test]
+    fn a_data_dir_held_by_another_relay_is_refused_with_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).err().expect("second open refused");
+        assert!(
+            format!("{err:#}").contains("is another relay using this data_dir?"),
+            "{err:#}"
+        );
+    }
 }

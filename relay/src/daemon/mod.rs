@@ -74,7 +74,13 @@ pub async fn run(
 ) -> Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    let store = Arc::new(Store::open(&config.data_dir)?);
+    // Off the runtime's threads: opening may wait up to 2 s for the database's lock.
+    let data_dir = config.data_dir.clone();
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(&data_dir))
+            .await
+            .context("opening the relay database panicked")??,
+    );
     let keystore = Keystore::open(
         config
             .keystore

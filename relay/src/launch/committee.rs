@@ -197,11 +197,20 @@ pub async fn start_member(
 }
 
 /// A member's `[notary]` extras for a local committee: batches every `batch_blocks` source
-/// blocks, short attempts and fallbacks, and a `[[notary.limit]]` of `ceiling` per
-/// (source, destination, asset) route.
-pub fn local_settings(batch_blocks: u64, ceiling: u128, routes: &[(&str, &str, &str)]) -> String {
+/// blocks of at most `max_batch` transfers (the relay's default if `None`), short attempts
+/// and fallbacks, and a `[[notary.limit]]` of `ceiling` per (source, destination, asset)
+/// route.
+pub fn local_settings(
+    batch_blocks: u64,
+    max_batch: Option<u32>,
+    ceiling: u128,
+    routes: &[(&str, &str, &str)],
+) -> String {
     let mut text =
         format!("batch_blocks = {batch_blocks}\nattempt_timeout_ms = 1500\nfallback_ms = 600\n");
+    if let Some(max_batch) = max_batch {
+        text.push_str(&format!("max_batch = {max_batch}\n"));
+    }
     for (source, dest, asset) in routes {
         text.push_str(&format!(
             "\n[[notary.limit]]\nsource_chain = \"{source}\"\ndest_chain = \"{dest}\"\nasset = \"{asset}\"\n\
@@ -209,4 +218,31 @@ pub fn local_settings(batch_blocks: u64, ceiling: u128, routes: &[(&str, &str, &
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RelayConfig;
+
+    fn notary_of(extra: &str) -> crate::notary::config::NotaryConfig {
+        let text = format!(
+            "data_dir = \"data\"\napi_listen = \"127.0.0.1:0\"\n\n[notary]\n\
+             committee = \"c.toml\"\nmember = 1\nkey_dir = \"keys\"\n{extra}\n\
+             [[chain]]\nid = \"a\"\nkind = \"devchain\"\nendpoint = \"http://127.0.0.1:1\"\n"
+        );
+        RelayConfig::parse(&text).unwrap().notary.unwrap()
+    }
+
+    // `bench transfers --max-batch` reaches the members' notary.max_batch, and the limit
+    // tables that follow still parse as limits.
+    #[test]
+    fn local_settings_carry_max_batch_and_every_route_limit() {
+        let routes = [("a", "b", "USD"), ("b", "a", "WUSD")];
+        let set = notary_of(&local_settings(3, Some(7), 500, &routes));
+        assert_eq!((set.batch_blocks, set.max_batch), (3, 7));
+        assert_eq!(set.limits.len(), 2);
+        let default = notary_of(&local_settings(3, None, 500, &routes));
+        assert_eq!(default.max_batch, notary_of("").max_batch);
+    }
 }

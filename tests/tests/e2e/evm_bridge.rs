@@ -452,6 +452,7 @@ fn evm_table(i: usize, anvil: &AnvilProcess, bridge: Option<&Value>) -> String {
 fn settings() -> String {
     committee::local_settings(
         1,
+        None,
         1_000_000,
         &[("dev-a", EVM_CHAIN, "USD"), (EVM_CHAIN, "dev-a", "WUSD")],
     )

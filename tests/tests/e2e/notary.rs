@@ -54,8 +54,12 @@ fn member_dir(net: &Net, i: usize) -> PathBuf {
 
 /// Fast batches and attempts, so failures and fallbacks show within seconds.
 fn notary_settings(b_id: &str, attempt_timeout_ms: Option<u64>) -> String {
-    let settings =
-        committee::local_settings(2, 500, &[("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")]);
+    let settings = committee::local_settings(
+        2,
+        None,
+        500,
+        &[("dev-a", b_id, "USD"), (b_id, "dev-a", "WUSD")],
+    );
     match attempt_timeout_ms {
         Some(ms) => settings.replace(
             "attempt_timeout_ms = 1500",

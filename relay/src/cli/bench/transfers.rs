@@ -213,15 +213,12 @@ pub async fn launch(
         .collect::<Result<_>>()?;
     let (port_a, port_b) = (free_port()?, free_port()?);
     committee::create_committee(&bin, &keys, dir, c.members, c.threshold)?;
-    let mut settings = committee::local_settings(
+    let settings = committee::local_settings(
         c.batch_blocks,
+        c.max_batch,
         1_000_000_000_000_000_000,
         &[(a.as_str(), b.as_str(), "USD")],
     );
-    if let Some(max_batch) = c.max_batch {
-        // Before the limit tables: a key after them would belong to the last one.
-        settings.insert_str(0, &format!("max_batch = {max_batch}\n"));
-    }
     for number in 1..=c.members {
         let key = format!("member-{number}");
         ks.create(&key)?;

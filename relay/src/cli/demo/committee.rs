@@ -25,7 +25,7 @@ pub(super) fn keys_and_dkg(
     let dir = committee_dir(w);
     std::fs::create_dir_all(&dir)?;
     committee::create_committee(&w.bin, &w.keys, &dir, MEMBERS, THRESHOLD)?;
-    let settings = committee::local_settings(1, 1_000_000_000, routes);
+    let settings = committee::local_settings(1, None, 1_000_000_000, routes);
     for number in 1..=MEMBERS {
         committee::write_member_config(&dir, &w.keys, number, &settings, &chains(number)?)?;
     }
@@ -43,7 +43,7 @@ pub(super) fn rewrite_chains(
     routes: &[(&str, &str, &str)],
     chains: impl Fn(usize) -> Result<String>,
 ) -> Result<()> {
-    let settings = committee::local_settings(1, 1_000_000_000, routes);
+    let settings = committee::local_settings(1, None, 1_000_000_000, routes);
     for number in 1..=MEMBERS {
         committee::write_member_config(
             &committee_dir(w),
