@@ -117,4 +117,16 @@ pub struct Capabilities {
     /// `BridgeSubmitBatch`: a whole batch accepted and paid in one transaction.
     #[serde(default)]
     pub bridge_batch: bool,
+    /// Largest `BridgeSubmitBatch` (its JSON encoding) the chain takes in one transaction;
+    /// larger batches go as an attestation then one execution per transfer.
+    #[serde(default = "default_batch_bytes")]
+    pub max_batch_bytes: u32,
+}
+
+/// The whole-batch bound of a chain that does not declare one: it fits the 16 KiB
+/// transaction bound most ledgers keep, and an EVM block's gas for a 32-transfer batch.
+pub const DEFAULT_BATCH_SUBMISSION_BYTES: u32 = 12 * 1024;
+
+fn default_batch_bytes() -> u32 {
+    DEFAULT_BATCH_SUBMISSION_BYTES
 }

@@ -17,6 +17,10 @@ use crate::{Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxOutc
 /// Requests to a node time out after this long; the relay retries with backoff.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long a caught-up follower's request waits at the node for the next final block.
+/// A whole batch in one transaction, leaving the signature and envelope room under the
+/// node's default `max_tx_bytes`. A node configured smaller refuses it; the relay then
+/// submits the attestation alone and executes each transfer.
+const WHOLE_BATCH_BYTES: u32 = causeway_devchain::config::DEFAULT_MAX_TX_BYTES as u32 - 8 * 1024;
 const LONG_POLL: Duration = Duration::from_secs(1);
 
 /// Largest answer accepted from a node (a full page of events fits many times over).
@@ -287,6 +291,7 @@ impl ChainAdapter for DevchainAdapter {
             htlc: true,
             bridge: true,
             bridge_batch: true,
+            max_batch_bytes: WHOLE_BATCH_BYTES,
         }
     }
 }

@@ -15,7 +15,9 @@ pub mod protocol;
 pub mod remote;
 mod traits;
 
-pub use action::{Action, Capabilities, PreparedTx, TxOutcome, TxState};
+pub use action::{
+    Action, Capabilities, PreparedTx, TxOutcome, TxState, DEFAULT_BATCH_SUBMISSION_BYTES,
+};
 pub use error::AdapterError;
 pub use page::check_page;
 pub use traits::{finalized_events, ChainAdapter, MAX_EVENT_PAGES};

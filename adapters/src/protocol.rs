@@ -258,6 +258,21 @@ mod tests {
         error_from_rpc(&chain(), "http://x", &obj)
     }
 
+    // specs/adapter-protocol.md §3.1: an adapter written before a capability existed still
+    // handshakes, with the capability off and the default whole-batch bound.
+    #[test]
+    fn capabilities_omitted_by_an_older_adapter_take_their_defaults() {
+        let caps: crate::Capabilities =
+            serde_json::from_str(r#"{"transfer":true,"htlc":true}"#).unwrap();
+        assert!(!caps.bridge && !caps.bridge_batch);
+        assert_eq!(caps.max_batch_bytes, crate::DEFAULT_BATCH_SUBMISSION_BYTES);
+        assert_eq!(
+            crate::DEFAULT_BATCH_SUBMISSION_BYTES,
+            12_288,
+            "the spec names it"
+        );
+    }
+
     // specs/adapter-protocol.md §5
     #[test]
     fn every_error_keeps_its_kind_and_transience_across_the_wire() {

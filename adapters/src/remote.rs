@@ -23,7 +23,10 @@ use crate::protocol::{
     bounded, codes, error_from_rpc, AdapterRpcClient, Handshake, ProtocolVersion,
     MAX_EVENTS_PER_PAGE, MAX_IDENTITY_CHARS, PROTOCOL_VERSION,
 };
-use crate::{Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxState};
+use crate::{
+    Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxState,
+    DEFAULT_BATCH_SUBMISSION_BYTES,
+};
 
 /// How long one call may take by default; the relay retries timeouts with backoff.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -380,6 +383,7 @@ impl ChainAdapter for RemoteAdapter {
                 htlc: false,
                 bridge: false,
                 bridge_batch: false,
+                max_batch_bytes: DEFAULT_BATCH_SUBMISSION_BYTES,
             })
     }
 }
@@ -402,6 +406,7 @@ mod tests {
                 htlc: false,
                 bridge: false,
                 bridge_batch: false,
+                max_batch_bytes: DEFAULT_BATCH_SUBMISSION_BYTES,
             },
             signer: None,
         }

@@ -5,7 +5,9 @@ use causeway_core::{
     sha256, Address, Amount, AssetId, ChainId, ChainInfo, Cursor, EventPage, Hash32,
 };
 
-use crate::{Action, AdapterError, Capabilities, PreparedTx, TxState};
+use crate::{
+    Action, AdapterError, Capabilities, PreparedTx, TxState, DEFAULT_BATCH_SUBMISSION_BYTES,
+};
 
 /// How a relay reaches one chain.
 ///
@@ -52,6 +54,7 @@ pub trait ChainAdapter: Send + Sync + 'static {
             htlc: false,
             bridge: false,
             bridge_batch: false,
+            max_batch_bytes: DEFAULT_BATCH_SUBMISSION_BYTES,
         }
     }
 

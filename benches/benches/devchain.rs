@@ -19,7 +19,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use ed25519_dalek::{Signature, SigningKey, Verifier};
 
 const BLOCK_TXS: usize = 1_000;
-const MAX_TX_BYTES: usize = 16 * 1024;
+const MAX_TX_BYTES: usize = causeway_devchain::config::DEFAULT_MAX_TX_BYTES;
 /// Iterations of the hand-timed comparison printed as a ratio.
 const RATIO_ROUNDS: u32 = 2_000;
 

@@ -13,8 +13,14 @@ pub const MIN_BLOCK_INTERVAL_MS: u64 = 10;
 pub const MAX_BLOCK_INTERVAL_MS: u64 = 60_000;
 pub const DEFAULT_MAX_TXS_PER_BLOCK: usize = 5_000;
 pub const DEFAULT_MEMPOOL_CAPACITY: usize = 20_000;
-/// Largest transaction accepted, measured as its JSON.
-pub const DEFAULT_MAX_TX_BYTES: usize = 16 * 1024;
+/// Largest transaction accepted, measured as its JSON: room for a whole notary batch of a
+/// few hundred transfers in one transaction (geth's bound is the same 128 KiB).
+pub const DEFAULT_MAX_TX_BYTES: usize = 128 * 1024;
+/// JSON bytes of all queued and held transactions: with large transactions allowed the
+/// count alone would let the mempool reach gigabytes.
+pub const DEFAULT_MEMPOOL_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// JSON bytes of one block's transactions, well under the 10 MiB responses clients read.
+pub const DEFAULT_MAX_BLOCK_BYTES: usize = 4 * 1024 * 1024;
 /// Largest HTTP/WebSocket request body: room for a batch of transactions, no more.
 pub const DEFAULT_MAX_REQUEST_BYTES: u32 = 512 * 1024;
 /// Largest number of calls in one JSON-RPC batch.
@@ -46,7 +52,9 @@ fn default_block_interval() -> u64 {
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     pub max_txs_per_block: usize,
+    pub max_block_bytes: usize,
     pub mempool_capacity: usize,
+    pub mempool_max_bytes: usize,
     pub max_tx_bytes: usize,
     pub max_request_bytes: u32,
     pub max_batch_calls: u32,
@@ -59,7 +67,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_txs_per_block: DEFAULT_MAX_TXS_PER_BLOCK,
+            max_block_bytes: DEFAULT_MAX_BLOCK_BYTES,
             mempool_capacity: DEFAULT_MEMPOOL_CAPACITY,
+            mempool_max_bytes: DEFAULT_MEMPOOL_MAX_BYTES,
             max_tx_bytes: DEFAULT_MAX_TX_BYTES,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_batch_calls: DEFAULT_MAX_BATCH_CALLS,
@@ -125,6 +135,19 @@ impl NodeConfig {
             MEMPOOL_CAPACITY_CEILING,
         )?;
         in_range("limits.max_tx_bytes", l.max_tx_bytes, 256, 1024 * 1024)?;
+        // A transaction of the largest size must fit in a block and in the mempool.
+        in_range(
+            "limits.max_block_bytes",
+            l.max_block_bytes,
+            l.max_tx_bytes,
+            64 * 1024 * 1024,
+        )?;
+        in_range(
+            "limits.mempool_max_bytes",
+            l.mempool_max_bytes,
+            l.max_tx_bytes,
+            1024 * 1024 * 1024,
+        )?;
         in_range(
             "limits.max_request_bytes",
             l.max_request_bytes,
@@ -174,5 +197,18 @@ mod tests {
         let fast = NodeConfig::new("127.0.0.1:1".parse().unwrap(), 1);
         let err = fast.validate().unwrap_err().to_string();
         assert!(err.contains("block_interval_ms"), "{err}");
+    }
+
+    // specs/devchain.md §12: the largest transaction must fit a block and the mempool.
+    #[test]
+    fn a_block_or_mempool_byte_bound_below_the_transaction_bound_is_refused() {
+        let mut config = NodeConfig::new("127.0.0.1:1".parse().unwrap(), 200);
+        config.limits.max_block_bytes = config.limits.max_tx_bytes - 1;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("limits.max_block_bytes"), "{err}");
+        let mut config = NodeConfig::new("127.0.0.1:1".parse().unwrap(), 200);
+        config.limits.mempool_max_bytes = 1024;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("limits.mempool_max_bytes"), "{err}");
     }
 }

@@ -18,6 +18,8 @@ use crate::tx_error::TxError;
 pub struct VerifiedTx {
     pub tx: SignedTransaction,
     pub hash: Hash32,
+    /// Bytes of its JSON: what it costs the mempool and a block.
+    pub size: usize,
 }
 
 /// The checks that need no state, done before taking any lock.
@@ -43,7 +45,7 @@ pub fn check_stateless(
         reason: e.to_string(),
     })?;
     let hash = tx.hash();
-    Ok(VerifiedTx { tx, hash })
+    Ok(VerifiedTx { tx, hash, size })
 }
 
 /// How far ahead of its sender's next nonce a transaction may be and still be held until
@@ -89,10 +91,14 @@ pub struct Mempool {
     /// Earliest expiry among queued locks and claims (may be stale-early, never late).
     earliest_deadline: Option<UnixMillis>,
     capacity: usize,
+    /// JSON bytes of every queued and held transaction, bounded by `max_bytes`: with large
+    /// transactions allowed, a count alone would not bound memory.
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl Mempool {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Mempool {
             queue: VecDeque::new(),
             held: HashMap::new(),
@@ -101,6 +107,8 @@ impl Mempool {
             pending: Changes::default(),
             earliest_deadline: None,
             capacity,
+            bytes: 0,
+            max_bytes,
         }
     }
 
@@ -117,6 +125,21 @@ impl Mempool {
         self.hashes.contains(hash)
     }
 
+    /// JSON bytes of the queued and held transactions.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn remember(&mut self, tx: &VerifiedTx) {
+        self.hashes.insert(tx.hash);
+        self.bytes += tx.size;
+    }
+
+    fn forget(&mut self, tx: &VerifiedTx) {
+        self.hashes.remove(&tx.hash);
+        self.bytes -= tx.size;
+    }
+
     /// Queues `tx` if it would execute on top of `state` and the queue at `head_time`, or
     /// holds it if only earlier nonces of its sender are missing.
     pub fn admit(
@@ -131,6 +154,12 @@ impl Mempool {
         if self.len() >= self.capacity {
             return Err(TxError::MempoolFull {
                 capacity: self.capacity,
+            });
+        }
+        if self.bytes + tx.size > self.max_bytes {
+            return Err(TxError::MempoolBytesFull {
+                bytes: self.bytes,
+                limit: self.max_bytes,
             });
         }
         let ctx = BlockContext { time_ms: head_time };
@@ -168,7 +197,7 @@ impl Mempool {
     fn enqueue(&mut self, state: &State, tx: VerifiedTx, effects: Effects) {
         self.note_deadline(state, &tx);
         self.pending.merge(effects.changes);
-        self.hashes.insert(tx.hash);
+        self.remember(&tx);
         self.queue.push_back(tx);
     }
 
@@ -200,12 +229,10 @@ impl Mempool {
 
     /// A later transaction for the same held nonce replaces the earlier one: neither ran.
     fn hold(&mut self, tx: VerifiedTx) {
+        self.remember(&tx);
         let slots = self.held.entry(tx.tx.tx.from.clone()).or_default();
-        self.hashes.insert(tx.hash);
         match slots.insert(tx.tx.tx.nonce, tx) {
-            Some(replaced) => {
-                self.hashes.remove(&replaced.hash);
-            }
+            Some(replaced) => self.forget(&replaced),
             None => self.held_count += 1,
         }
     }
@@ -236,7 +263,9 @@ impl Mempool {
                     released = Some(tx);
                     break;
                 }
+                // Not `forget`: `slots` still borrows `self.held`.
                 self.hashes.remove(&tx.hash);
+                self.bytes -= tx.size;
             }
             if slots.is_empty() {
                 self.held.remove(sender);
@@ -248,16 +277,26 @@ impl Mempool {
                 Ok(effects) => self.enqueue(state, tx, effects),
                 Err(err) => {
                     tracing::debug!(tx = %tx.hash, error = %err, "dropped a held transaction that no longer applies");
-                    self.hashes.remove(&tx.hash);
+                    self.forget(&tx);
                 }
             }
         }
     }
 
-    /// The oldest `max` executable transactions: the next block's candidates. They stay
-    /// queued (and count as pending) until [`Mempool::remove_committed`].
-    pub fn candidates(&self, max: usize) -> Vec<SignedTransaction> {
-        self.queue.iter().take(max).map(|v| v.tx.clone()).collect()
+    /// The oldest executable transactions, at most `max` of them and `max_bytes` of JSON
+    /// (the first always, however large): the next block's candidates. They stay queued (and
+    /// count as pending) until [`Mempool::remove_committed`].
+    pub fn candidates(&self, max: usize, max_bytes: usize) -> Vec<SignedTransaction> {
+        let mut bytes = 0;
+        self.queue
+            .iter()
+            .take(max)
+            .take_while(|v| {
+                bytes += v.size;
+                bytes == v.size || bytes <= max_bytes
+            })
+            .map(|v| v.tx.clone())
+            .collect()
     }
 
     /// Drops the `count` oldest transactions, now in a durable block over `state`, and
@@ -273,8 +312,11 @@ impl Mempool {
         head_time: UnixMillis,
         as_simulated: bool,
     ) {
-        for gone in self.queue.drain(..count.min(self.queue.len())) {
-            self.hashes.remove(&gone.hash);
+        for _ in 0..count {
+            let Some(tx) = self.queue.pop_front() else {
+                break;
+            };
+            self.forget(&tx);
         }
         let ctx = BlockContext { time_ms: head_time };
         let deadline_reached = self.earliest_deadline.is_some_and(|d| head_time >= d);
@@ -305,6 +347,7 @@ impl Mempool {
         self.earliest_deadline = None;
         let queue = std::mem::take(&mut self.queue);
         for tx in queue {
+            self.forget(&tx);
             let view = Layered {
                 base: state,
                 changes: &self.pending,
@@ -312,10 +355,7 @@ impl Mempool {
             let effects = match execute(&view, ctx, &tx.tx.tx) {
                 Ok(effects) => effects,
                 Err(err) if err.uses_nonce() => Effects::nonce_only(&view, &tx.tx.tx.from),
-                Err(_) => {
-                    self.hashes.remove(&tx.hash);
-                    continue;
-                }
+                Err(_) => continue,
             };
             self.enqueue(state, tx, effects);
         }
@@ -331,6 +371,19 @@ mod tests {
     use crate::tx::Payload;
 
     const HEAD_TIME: UnixMillis = 10_000;
+    const AMPLE_BYTES: usize = 1 << 30;
+
+    /// The byte count the pool keeps equals its transactions' sizes.
+    fn counted_bytes(pool: &Mempool) -> usize {
+        let queued: usize = pool.queue.iter().map(|t| t.size).sum();
+        let held: usize = pool
+            .held
+            .values()
+            .flat_map(|s| s.values())
+            .map(|t| t.size)
+            .sum();
+        queued + held
+    }
 
     fn verified(from: u8, nonce: u64, amount: u128) -> VerifiedTx {
         check_stateless(
@@ -366,7 +419,7 @@ mod tests {
     #[test]
     fn nonces_and_balances_count_pending_transactions() {
         let state = funded_state();
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, AMPLE_BYTES);
         admit(&mut pool, &state, verified(1, 0, 600)).unwrap();
         assert_eq!(
             admit(&mut pool, &state, verified(1, 0, 1)),
@@ -390,7 +443,7 @@ mod tests {
     #[test]
     fn resubmission_is_idempotent_and_the_queue_is_bounded() {
         let state = funded_state();
-        let mut pool = Mempool::new(2);
+        let mut pool = Mempool::new(2, AMPLE_BYTES);
         let first = verified(1, 0, 1);
         let hash = first.hash;
         assert_eq!(
@@ -408,15 +461,53 @@ mod tests {
         );
     }
 
+    // specs/devchain.md §6.1: the mempool's bytes are bounded, not only its count.
+    #[test]
+    fn a_mempool_at_its_byte_limit_refuses_more_and_names_the_limit() {
+        let state = funded_state();
+        let size = verified(1, 0, 1).size;
+        let mut pool = Mempool::new(100, 2 * size + size / 2);
+        admit(&mut pool, &state, verified(1, 0, 1)).unwrap();
+        admit(&mut pool, &state, verified(1, 2, 1)).unwrap(); // held: counts too
+        let err = pool
+            .admit(&state, HEAD_TIME, verified(2, 0, 1))
+            .unwrap_err();
+        assert!(matches!(err, TxError::MempoolBytesFull { .. }), "{err}");
+        assert_eq!(err.code(), ErrorCode::MempoolFull);
+        assert!(
+            err.to_string().contains("retry after the next block"),
+            "{err}"
+        );
+        assert_eq!(pool.bytes(), 2 * size);
+    }
+
+    // specs/devchain.md §5: a block takes at most `max_block_bytes` of transactions.
+    #[test]
+    fn block_candidates_stop_at_the_byte_bound_but_always_take_one() {
+        let state = funded_state();
+        let mut pool = Mempool::new(100, AMPLE_BYTES);
+        for nonce in 0..5 {
+            admit(&mut pool, &state, verified(1, nonce, 1)).unwrap();
+        }
+        let size = verified(1, 0, 1).size;
+        assert_eq!(pool.candidates(10, 3 * size).len(), 3);
+        assert_eq!(pool.candidates(2, 3 * size).len(), 2);
+        assert_eq!(
+            pool.candidates(10, 1).len(),
+            1,
+            "the oldest is never starved"
+        );
+    }
+
     // specs/devchain.md §6.2
     #[test]
     fn removing_committed_transactions_replays_the_rest_on_the_new_state() {
         let mut state = funded_state();
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, AMPLE_BYTES);
         for nonce in 0..3 {
             admit(&mut pool, &state, verified(1, nonce, 100)).unwrap();
         }
-        let candidates = pool.candidates(2);
+        let candidates = pool.candidates(2, AMPLE_BYTES);
         assert_eq!(candidates.len(), 2);
         // Commit the first two as a block would.
         for tx in &candidates {
@@ -436,7 +527,7 @@ mod tests {
     #[test]
     fn transactions_that_can_never_apply_are_dropped_on_replay() {
         let mut state = funded_state();
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, AMPLE_BYTES);
         admit(&mut pool, &state, verified(1, 0, 1)).unwrap();
         state.apply(Effects::nonce_only(&state, &addr(1)).changes);
         pool.remove_committed(0, &state, HEAD_TIME, false);
@@ -447,7 +538,7 @@ mod tests {
     #[test]
     fn future_nonces_are_held_until_the_gap_fills() {
         let state = funded_state();
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, AMPLE_BYTES);
         let third = verified(1, 2, 1);
         let third_hash = third.hash;
         assert_eq!(
@@ -462,9 +553,16 @@ mod tests {
             pool.contains(&third_hash),
             "held transactions count as pending"
         );
-        assert!(pool.candidates(10).is_empty(), "nothing executable yet");
+        assert!(
+            pool.candidates(10, AMPLE_BYTES).is_empty(),
+            "nothing executable yet"
+        );
         admit(&mut pool, &state, verified(1, 0, 1)).unwrap();
-        let nonces: Vec<u64> = pool.candidates(10).iter().map(|t| t.tx.nonce).collect();
+        let nonces: Vec<u64> = pool
+            .candidates(10, AMPLE_BYTES)
+            .iter()
+            .map(|t| t.tx.nonce)
+            .collect();
         assert_eq!(nonces, vec![0, 1, 2]);
         assert_eq!(pool.len(), 3);
     }
@@ -473,7 +571,7 @@ mod tests {
     #[test]
     fn held_transactions_that_cannot_apply_are_dropped_on_release() {
         let state = funded_state();
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, AMPLE_BYTES);
         let broke = check_stateless(
             &chain(),
             signed(1, 1, transfer(2, START_BALANCE)),
@@ -494,12 +592,16 @@ mod tests {
     #[test]
     fn a_committed_block_releases_held_transactions() {
         let mut state = funded_state();
-        let mut pool = Mempool::new(10);
+        let mut pool = Mempool::new(10, AMPLE_BYTES);
         admit(&mut pool, &state, verified(1, 1, 5)).unwrap();
         // Nonce 0 was committed by another node's block, never seen by this mempool.
         state.apply(Effects::nonce_only(&state, &addr(1)).changes);
         pool.remove_committed(0, &state, HEAD_TIME, false);
-        let nonces: Vec<u64> = pool.candidates(10).iter().map(|t| t.tx.nonce).collect();
+        let nonces: Vec<u64> = pool
+            .candidates(10, AMPLE_BYTES)
+            .iter()
+            .map(|t| t.tx.nonce)
+            .collect();
         assert_eq!(nonces, vec![1]);
     }
 
@@ -521,7 +623,7 @@ mod tests {
             block_delay in 1..80u64,
         ) {
             let mut state = funded_state();
-            let mut pool = Mempool::new(100);
+            let mut pool = Mempool::new(100, AMPLE_BYTES);
             let mut locks = Vec::new();
             for (from, kind, amount, secret, ttl) in ops {
                 let nonce = view_of(&pool, &state).account(&addr(from)).map_or(0, |a| a.nonce);
@@ -546,7 +648,7 @@ mod tests {
                 let tx = check_stateless(&chain(), signed(from, nonce, payload), 16 * 1024).unwrap();
                 let _ = pool.admit(&state, HEAD_TIME, tx);
             }
-            let candidates = pool.candidates(take);
+            let candidates = pool.candidates(take, AMPLE_BYTES);
             let taken = candidates.len();
             let parent = crate::state::Head { height: 0, hash: Hash32::ZERO, time_ms: HEAD_TIME };
             let out = crate::block::build_block(&state, &parent, HEAD_TIME + block_delay, candidates, &key(42));
@@ -559,6 +661,8 @@ mod tests {
             replayed.remove_committed(taken, &state, out.head.time_ms, false);
             let hashes = |p: &Mempool| p.queue.iter().map(|t| t.hash).collect::<Vec<_>>();
             proptest::prop_assert_eq!(hashes(&skipped), hashes(&replayed));
+            proptest::prop_assert_eq!(skipped.bytes(), counted_bytes(&skipped));
+            proptest::prop_assert_eq!(replayed.bytes(), counted_bytes(&replayed));
             let (fast, slow) = (view_of(&skipped, &state), view_of(&replayed, &state));
             for seed in 1..=3 {
                 proptest::prop_assert_eq!(fast.account(&addr(seed)), slow.account(&addr(seed)));

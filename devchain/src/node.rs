@@ -163,7 +163,10 @@ async fn produce_until(
 
 /// Builds, persists and only then publishes one block.
 async fn produce_block(shared: &Arc<Shared>, key: &SigningKey) -> Result<(), DevchainError> {
-    let candidates = shared.mempool().candidates(shared.limits.max_txs_per_block);
+    let candidates = shared.mempool().candidates(
+        shared.limits.max_txs_per_block,
+        shared.limits.max_block_bytes,
+    );
     let taken = candidates.len();
     let worker = Arc::clone(shared);
     let key = key.clone();

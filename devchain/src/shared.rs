@@ -50,7 +50,10 @@ impl Shared {
         Shared {
             chain_id,
             block_interval_ms,
-            mempool: Mutex::new(Mempool::new(limits.mempool_capacity)),
+            mempool: Mutex::new(Mempool::new(
+                limits.mempool_capacity,
+                limits.mempool_max_bytes,
+            )),
             limits,
             storage,
             ledger: RwLock::new(ledger),

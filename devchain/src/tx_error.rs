@@ -54,6 +54,9 @@ pub enum TxError {
     #[error("the mempool holds its limit of {capacity} transactions; retry after the next block")]
     MempoolFull { capacity: usize },
 
+    #[error("the mempool holds {bytes} bytes of transactions and its limit is {limit}; retry after the next block")]
+    MempoolBytesFull { bytes: usize, limit: usize },
+
     #[error("no HTLC lock {lock_id} exists on this chain; check the lock id (devchain_getHtlc)")]
     HtlcNotFound { lock_id: Hash32 },
 
@@ -149,7 +152,7 @@ impl TxError {
             OversizeTransaction { .. } => ErrorCode::OversizeTransaction,
             InvalidAmount { .. } => ErrorCode::InvalidAmount,
             InvalidAddress { .. } => ErrorCode::InvalidAddress,
-            MempoolFull { .. } => ErrorCode::MempoolFull,
+            MempoolFull { .. } | MempoolBytesFull { .. } => ErrorCode::MempoolFull,
             HtlcNotFound { .. } => ErrorCode::HtlcNotFound,
             HtlcAlreadySettled { .. } => ErrorCode::HtlcAlreadySettled,
             WrongPreimage { .. } => ErrorCode::WrongPreimage,
@@ -184,6 +187,7 @@ impl TxError {
                 | TxError::NonceTooHigh { .. }
                 | TxError::OversizeTransaction { .. }
                 | TxError::MempoolFull { .. }
+                | TxError::MempoolBytesFull { .. }
         )
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use causeway_adapters::remote::RemoteAdapter;
-use causeway_adapters::{AdapterError, Capabilities, TxOutcome};
+use causeway_adapters::{AdapterError, Capabilities, TxOutcome, DEFAULT_BATCH_SUBMISSION_BYTES};
 use causeway_core::{ChainEvent, EventKind, FinalityRule, Position};
 
 use super::*;
@@ -136,6 +136,7 @@ impl ChainAdapter for Scripted {
             htlc: true,
             bridge: false,
             bridge_batch: false,
+            max_batch_bytes: DEFAULT_BATCH_SUBMISSION_BYTES,
         }
     }
 }

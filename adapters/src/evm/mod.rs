@@ -38,6 +38,7 @@ pub use tx::{RawEvmTx, SignedTx};
 
 use crate::{
     check_page, Action, AdapterError, Capabilities, ChainAdapter, PreparedTx, TxOutcome, TxState,
+    DEFAULT_BATCH_SUBMISSION_BYTES,
 };
 use abi::{CausewayHtlc, Erc20, LockParams};
 use events::{event_of, followed_topics, Skip};
@@ -792,6 +793,7 @@ impl ChainAdapter for EvmAdapter {
             htlc: self.config.htlc_contract.is_some(),
             bridge: self.config.bridge.is_some(),
             bridge_batch: self.config.bridge.is_some(),
+            max_batch_bytes: DEFAULT_BATCH_SUBMISSION_BYTES,
         }
     }
 }

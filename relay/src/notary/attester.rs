@@ -34,8 +34,6 @@ const MAX_OPEN_PER_PASS: usize = 256;
 /// Consecutive batches of a route that share one first-ranked submitter, so that member can
 /// pipeline them (the chain takes sequence n+1 only after n); the role rotates per window.
 pub const SUBMIT_WINDOW: u64 = 64;
-/// Largest whole-batch submission, leaving room in devchain's 16 KiB transaction bound.
-pub const MAX_BATCH_SUBMISSION_BYTES: usize = 12 * 1024;
 /// Transfers the first-ranked member is expected to execute within one fallback period.
 const EXECUTIONS_PER_FALLBACK: u32 = 16;
 /// Unaccepted batches of one route a member may have submitted ahead of acceptance.
@@ -55,8 +53,9 @@ pub struct AttesterSetup {
     pub max_batch: u32,
     pub fallback: Duration,
     pub governor: Governor,
-    /// Destinations that take a whole batch in one transaction (`bridge_batch`).
-    pub batch_submit: BTreeSet<ChainId>,
+    /// Destinations that take a whole batch in one transaction (`bridge_batch`), each with
+    /// the largest such submission it accepts (`max_batch_bytes`).
+    pub batch_submit: BTreeMap<ChainId, usize>,
 }
 
 pub struct Attester {
@@ -237,7 +236,8 @@ impl Attester {
                 }
                 state.submitted.insert(key, batch.submit_attempt);
                 drop(state);
-                let action = self.submission(&batch, signature);
+                let whole_limit = self.setup.batch_submit.get(&batch.dest_chain).copied();
+                let action = submission(&batch, signature, whole_limit);
                 self.executor
                     .submit(
                         action_id(&batch, "submit", batch.submit_attempt),
@@ -284,26 +284,6 @@ impl Attester {
             }
         }
         Ok(())
-    }
-
-    /// The whole batch in one transaction where the destination takes it and it fits; the
-    /// attestation alone (then one execution per transfer) otherwise, and after a refusal.
-    fn submission(&self, batch: &BatchRecord, signature: String) -> Action {
-        let attestation = hex::encode(&batch.attestation);
-        if batch.submit_attempt == 0 && self.setup.batch_submit.contains(&batch.dest_chain) {
-            let whole = Action::BridgeSubmitBatch {
-                attestation: attestation.clone(),
-                signature: signature.clone(),
-                transfers: batch.transfers.clone(),
-            };
-            if serde_json::to_vec(&whole).is_ok_and(|b| b.len() <= MAX_BATCH_SUBMISSION_BYTES) {
-                return whole;
-            }
-        }
-        Action::BridgeSubmitAttestation {
-            attestation,
-            signature,
-        }
     }
 
     /// Drops the timing of batches no longer open, so memory stays bounded by open batches.
@@ -361,7 +341,7 @@ impl Attester {
             batch.source_chain.clone(),
             batch.dest_chain.clone(),
             batch.sequence,
-            batch.transfers.clone(),
+            batch.transfers.to_vec(),
         )
         .context("a stored batch no longer builds")
     }
@@ -597,14 +577,14 @@ impl Attester {
             session: session_id(&attestation),
             attestation,
             executed: vec![false; transfers.len()],
-            transfers,
+            transfers: Arc::new(transfers),
             signature: None,
             signed_ms: None,
             accepted: false,
             submit_attempt: 0,
             execute_attempt: 0,
         };
-        changes.put_batch(&record);
+        changes.put_new_batch(&record);
         Ok(record)
     }
 
@@ -706,7 +686,7 @@ fn reseal_for_epoch(book: &Book, setup: &AttesterSetup) -> Result<()> {
             batch.source_chain.clone(),
             batch.dest_chain.clone(),
             batch.sequence,
-            batch.transfers.clone(),
+            batch.transfers.to_vec(),
         )?;
         batch.attestation = built.signing_bytes()?;
         batch.session = session_id(&batch.attestation);
@@ -774,9 +754,57 @@ fn pipeline(ahead: Option<usize>, mine: bool, my_turn: bool) -> (Pipeline, Optio
     }
 }
 
+/// The whole batch in one transaction where the destination takes one of up to
+/// `whole_limit` bytes and it fits; the attestation alone (then one execution per transfer)
+/// otherwise, and after a refusal (specs/notary.md §12.2).
+fn submission(batch: &BatchRecord, signature: String, whole_limit: Option<usize>) -> Action {
+    let attestation = hex::encode(&batch.attestation);
+    if let (0, Some(limit)) = (batch.submit_attempt, whole_limit) {
+        let whole = Action::BridgeSubmitBatch {
+            attestation: attestation.clone(),
+            signature: signature.clone(),
+            transfers: batch.transfers.to_vec(),
+        };
+        if serde_json::to_vec(&whole).is_ok_and(|b| b.len() <= limit) {
+            return whole;
+        }
+    }
+    Action::BridgeSubmitAttestation {
+        attestation,
+        signature,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notary::book::tests::batch;
+
+    fn is_whole(action: &Action) -> bool {
+        matches!(action, Action::BridgeSubmitBatch { .. })
+    }
+
+    // specs/notary.md §12.2: each destination's own whole-batch bound decides.
+    #[test]
+    fn a_batch_goes_whole_only_where_the_destination_takes_its_size() {
+        let big = batch(1, 256);
+        let devchain = causeway_adapters::Capabilities {
+            transfer: true,
+            htlc: true,
+            bridge: true,
+            bridge_batch: true,
+            max_batch_bytes: 120 * 1024,
+        };
+        let declared = Some(devchain.max_batch_bytes as usize);
+        let default = Some(causeway_adapters::DEFAULT_BATCH_SUBMISSION_BYTES as usize);
+        assert!(is_whole(&submission(&big, "s".into(), declared)));
+        assert!(!is_whole(&submission(&big, "s".into(), default)));
+        assert!(is_whole(&submission(&batch(2, 8), "s".into(), default)));
+        assert!(!is_whole(&submission(&batch(3, 8), "s".into(), None)));
+        let mut refused = batch(4, 8);
+        refused.submit_attempt = 1;
+        assert!(!is_whole(&submission(&refused, "s".into(), declared)));
+    }
 
     /// One pass over `batches` (mine, my turn) of one route, as `reconcile` walks them.
     fn pass(batches: &[(bool, bool)]) -> Vec<Pipeline> {

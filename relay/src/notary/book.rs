@@ -1,6 +1,15 @@
 //! The attester's durable state, in one sled tree so every change is one atomic batch:
-//! transfers seen final (`t/`), per-route sequence counters (`r/`), batches (`b/`), the
-//! unfinished batches (`o/`) and a source-transaction index (`x/`).
+//! transfers seen final (`t/`), per-route sequence counters (`r/`), batches (`b/`, the
+//! small part that changes), their transfers (`bt/`, written once when the batch closes),
+//! the unfinished batches (`o/`) and a source-transaction index (`x/`).
+//!
+//! A batch's transfers are kept apart from its status because the status is rewritten on
+//! every step (signed, accepted, each transfer paid) and read on every reconcile pass,
+//! while the transfers never change: re-encoding hundreds of them each time was a fifth
+//! of a member's CPU under load.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use causeway_core::{ChainId, Hash32, Position, UnixMillis};
@@ -43,7 +52,10 @@ pub struct BatchRecord {
     pub session: Hash32,
     #[serde(with = "hex::serde")]
     pub attestation: Vec<u8>,
-    pub transfers: Vec<Transfer>,
+    /// In batch order. Shared, because they never change once the batch is sealed; the
+    /// stored status omits them (they live under `bt/`), records of older versions carry them.
+    #[serde(default, skip_serializing_if = "no_transfers")]
+    pub transfers: Arc<Vec<Transfer>>,
     pub signature: Option<String>,
     /// This member's clock when the threshold signature completed.
     #[serde(default)]
@@ -59,6 +71,19 @@ impl BatchRecord {
     pub fn done(&self) -> bool {
         self.accepted && self.executed.iter().all(|e| *e)
     }
+
+    /// The record as stored under `b/`: everything but the transfers.
+    fn status_bytes(&self) -> Vec<u8> {
+        let status = BatchRecord {
+            transfers: Arc::default(),
+            ..self.clone()
+        };
+        serde_json::to_vec(&status).unwrap_or_default()
+    }
+}
+
+fn no_transfers(transfers: &Arc<Vec<Transfer>>) -> bool {
+    transfers.is_empty()
 }
 
 /// A committee control (key rotation or pause) operators asked this member to sign.
@@ -83,6 +108,9 @@ pub struct RouteState {
 pub struct Book {
     tree: sled::Tree,
     durable: crate::durable::Durable,
+    /// Decoded transfers of batches read since the last [`Book::open_batches`], which
+    /// forgets those no longer open: at most the open batches plus the few looked up since.
+    bodies: Mutex<BTreeMap<Vec<u8>, Arc<Vec<Transfer>>>>,
 }
 
 pub fn route_key(source: &ChainId, dest: &ChainId) -> Vec<u8> {
@@ -116,6 +144,15 @@ pub fn transfer_key(source: &ChainId, dest: &ChainId, position: Position) -> Vec
 pub fn batch_key(source: &ChainId, dest: &ChainId, sequence: u64) -> Vec<u8> {
     key(b"b/", &[&route_key(source, dest), &sequence.to_be_bytes()])
 }
+
+/// `bt/` + the batch key's route and sequence: the batch's transfers.
+fn body_key(batch_key: &[u8]) -> Vec<u8> {
+    key(b"bt/", &[&batch_key[2..]])
+}
+
+/// Present once every batch keeps its transfers under `bt/` (records of older versions
+/// carried them inline and are moved at the first open).
+const BODIES_SPLIT_KEY: &[u8] = b"m/bodies-split";
 
 fn open_key(batch_key: &[u8]) -> Vec<u8> {
     key(b"o/", &[batch_key])
@@ -165,6 +202,17 @@ impl Changes {
             .insert(tx_key(&entry.transfer.source_tx_hash, key), key);
     }
 
+    /// A batch just sealed: its transfers (once) and its status.
+    pub fn put_new_batch(&mut self, batch: &BatchRecord) {
+        let k = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
+        self.0.insert(
+            body_key(&k),
+            serde_json::to_vec(&*batch.transfers).unwrap_or_default(),
+        );
+        self.put_batch(batch);
+    }
+
+    /// A change to a batch's status; its transfers are never rewritten.
     pub fn put_batch(&mut self, batch: &BatchRecord) {
         let k = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
         if batch.done() {
@@ -172,8 +220,7 @@ impl Changes {
         } else {
             self.0.insert(open_key(&k), &[][..]);
         }
-        self.0
-            .insert(k, serde_json::to_vec(batch).unwrap_or_default());
+        self.0.insert(k, batch.status_bytes());
     }
 
     pub fn put_control(&mut self, control: &ControlRecord) {
@@ -193,10 +240,65 @@ impl Changes {
 
 impl Book {
     pub fn open(durable: &crate::durable::Durable) -> Result<Book> {
-        Ok(Book {
+        let book = Book {
             tree: durable.db().open_tree("notary")?,
             durable: durable.clone(),
-        })
+            bodies: Mutex::default(),
+        };
+        book.split_inline_bodies()?;
+        Ok(book)
+    }
+
+    /// Moves the transfers of batches written by older versions out of their status
+    /// records, in one atomic write; after that a marker makes this a single lookup.
+    fn split_inline_bodies(&self) -> Result<()> {
+        if self.tree.contains_key(BODIES_SPLIT_KEY)? {
+            return Ok(());
+        }
+        let mut changes = Changes::default();
+        let mut moved = 0;
+        for item in self.tree.scan_prefix(b"b/") {
+            let (k, v) = item?;
+            let batch: BatchRecord = decode(&v, "batch")?;
+            if !batch.transfers.is_empty() {
+                changes.0.insert(
+                    body_key(&k),
+                    serde_json::to_vec(&*batch.transfers).unwrap_or_default(),
+                );
+                changes.0.insert(&*k, batch.status_bytes());
+                moved += 1;
+            }
+        }
+        changes.0.insert(BODIES_SPLIT_KEY, &[][..]);
+        self.tree_apply_blocking(changes)?;
+        if moved > 0 {
+            tracing::info!(
+                batches = moved,
+                "moved stored batch transfers apart from their status"
+            );
+        }
+        Ok(())
+    }
+
+    /// A stored status with its transfers: from the cache, else decoded once from `bt/`.
+    fn with_body(&self, k: &[u8], status: &[u8]) -> Result<BatchRecord> {
+        let mut batch: BatchRecord = decode(status, "batch")?;
+        if !batch.transfers.is_empty() {
+            return Ok(batch);
+        }
+        let mut bodies = self.bodies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(transfers) = bodies.get(k) {
+            batch.transfers = transfers.clone();
+            return Ok(batch);
+        }
+        let body = self
+            .tree
+            .get(body_key(k))?
+            .with_context(|| format!("stored notary batch {} has no transfers", batch.sequence))?;
+        let transfers: Arc<Vec<Transfer>> = Arc::new(decode(&body, "batch transfers")?);
+        bodies.insert(k.to_vec(), transfers.clone());
+        batch.transfers = transfers;
+        Ok(batch)
     }
 
     /// `apply` for start-up, before the runtime serves anything.
@@ -283,21 +385,28 @@ impl Book {
         dest: &ChainId,
         sequence: u64,
     ) -> Result<Option<BatchRecord>> {
+        let k = batch_key(source, dest, sequence);
         self.tree
-            .get(batch_key(source, dest, sequence))?
-            .map(|v| decode(&v, "batch"))
+            .get(&k)?
+            .map(|v| self.with_body(&k, &v))
             .transpose()
     }
 
     /// Unfinished batches, by route then sequence.
     pub fn open_batches(&self) -> Result<Vec<BatchRecord>> {
         let mut out = Vec::new();
+        let mut open = std::collections::BTreeSet::new();
         for k in self.tree.scan_prefix(b"o/").keys() {
             let k = k?;
             if let Some(v) = self.tree.get(&k[2..])? {
-                out.push(decode(&v, "batch")?);
+                out.push(self.with_body(&k[2..], &v)?);
+                open.insert(k[2..].to_vec());
             }
         }
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| open.contains(k));
         Ok(out)
     }
 
@@ -320,3 +429,7 @@ impl Book {
         self.tree.scan_prefix(b"b/").count()
     }
 }
+
+#[cfg(test)]
+#[path = "book_tests.rs"]
+pub(crate) mod tests;

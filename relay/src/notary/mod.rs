@@ -128,8 +128,11 @@ impl Notary {
                 chains: adapters.keys().cloned().collect(),
                 batch_submit: adapters
                     .iter()
-                    .filter(|(_, a)| a.capabilities().bridge_batch)
-                    .map(|(id, _)| id.clone())
+                    .filter_map(|(id, a)| {
+                        let caps = a.capabilities();
+                        caps.bridge_batch
+                            .then(|| (id.clone(), caps.max_batch_bytes as usize))
+                    })
                     .collect(),
                 batch_blocks: config.batch_blocks,
                 max_batch: config.max_batch,

@@ -634,7 +634,7 @@ fn causeway_notary_batch(
         a.source_chain,
         a.dest_chain,
         a.sequence,
-        batch.transfers.clone(),
+        batch.transfers.to_vec(),
     )
     .unwrap()
 }

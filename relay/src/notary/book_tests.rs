@@ -1,0 +1,139 @@
+use super::*;
+use causeway_core::{Address, Amount, AssetId};
+
+fn chain(s: &str) -> ChainId {
+    ChainId::new(s).unwrap()
+}
+
+fn transfer(i: u32) -> Transfer {
+    Transfer {
+        source_chain: chain("a"),
+        source_position: Position::new(10 + u64::from(i), i),
+        source_tx_hash: causeway_core::sha256(&i.to_be_bytes()),
+        asset: AssetId::new("USD").unwrap(),
+        amount: Amount(1_000 + u128::from(i)),
+        sender: Address::new(format!("{:064x}", i + 1)).unwrap(),
+        recipient: Address::new(format!("{:064x}", i + 0xabc)).unwrap(),
+        dest_asset: AssetId::new("wUSD").unwrap(),
+    }
+}
+
+/// Batch `sequence` of route a→b with `transfers` distinct transfers.
+pub(crate) fn batch(sequence: u64, transfers: u32) -> BatchRecord {
+    BatchRecord {
+        source_chain: chain("a"),
+        dest_chain: chain("b"),
+        sequence,
+        session: causeway_core::sha256(&sequence.to_be_bytes()),
+        attestation: vec![1, 2, 3],
+        transfers: Arc::new((0..transfers).map(transfer).collect()),
+        signature: None,
+        signed_ms: None,
+        accepted: false,
+        executed: vec![false; transfers as usize],
+        submit_attempt: 0,
+        execute_attempt: 0,
+    }
+}
+
+fn open_book(dir: &std::path::Path) -> (sled::Db, Book) {
+    let db = sled::open(dir).unwrap();
+    let book = Book::open(&crate::durable::Durable::new(&db)).unwrap();
+    (db, book)
+}
+
+fn stored_status(book: &Book, sequence: u64) -> serde_json::Value {
+    let raw = book
+        .tree
+        .get(batch_key(&chain("a"), &chain("b"), sequence))
+        .unwrap()
+        .unwrap();
+    serde_json::from_slice(&raw).unwrap()
+}
+
+// Regression: every status change re-encoded all of a batch's transfers, and every
+// reconcile pass decoded them again (a fifth of a member's CPU at 256-transfer batches).
+#[test]
+fn a_status_change_rewrites_the_status_but_never_the_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let mut record = batch(1, 3);
+    let mut changes = Changes::default();
+    changes.put_new_batch(&record);
+    book.tree_apply_blocking(changes).unwrap();
+    let body = body_key(&batch_key(&chain("a"), &chain("b"), 1));
+    let written = book.tree.get(&body).unwrap().unwrap();
+
+    record.accepted = true;
+    record.executed[0] = true;
+    let mut changes = Changes::default();
+    changes.put_batch(&record);
+    book.tree_apply_blocking(changes).unwrap();
+
+    assert!(stored_status(&book, 1).get("transfers").is_none());
+    assert_eq!(book.tree.get(&body).unwrap().unwrap(), written);
+    let read = book.batch(&chain("a"), &chain("b"), 1).unwrap().unwrap();
+    assert_eq!(*read.transfers, *record.transfers);
+    assert!(read.accepted && read.executed[0]);
+    let open = book.open_batches().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(*open[0].transfers, *record.transfers);
+}
+
+#[test]
+fn batches_written_with_their_transfers_inline_are_split_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = batch(1, 2);
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("notary").unwrap();
+        let k = batch_key(&chain("a"), &chain("b"), 1);
+        tree.insert(&k, serde_json::to_vec(&legacy).unwrap())
+            .unwrap();
+        tree.insert(open_key(&k), &[][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let (_db, book) = open_book(dir.path());
+    assert!(stored_status(&book, 1).get("transfers").is_none());
+    let read = book.batch(&chain("a"), &chain("b"), 1).unwrap().unwrap();
+    assert_eq!(*read.transfers, *legacy.transfers);
+    assert_eq!(book.open_batches().unwrap().len(), 1);
+    assert!(book.tree.contains_key(BODIES_SPLIT_KEY).unwrap());
+}
+
+#[test]
+fn the_transfer_cache_keeps_only_open_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let mut done = batch(1, 1);
+    let mut changes = Changes::default();
+    changes.put_new_batch(&done);
+    changes.put_new_batch(&batch(2, 1));
+    book.tree_apply_blocking(changes).unwrap();
+    done.accepted = true;
+    done.executed = vec![true];
+    let mut changes = Changes::default();
+    changes.put_batch(&done);
+    book.tree_apply_blocking(changes).unwrap();
+
+    book.batch(&chain("a"), &chain("b"), 1).unwrap().unwrap();
+    assert_eq!(book.bodies.lock().unwrap().len(), 1);
+    let open = book.open_batches().unwrap();
+    assert_eq!(open.iter().map(|b| b.sequence).collect::<Vec<_>>(), [2]);
+    let cached: Vec<Vec<u8>> = book.bodies.lock().unwrap().keys().cloned().collect();
+    assert_eq!(cached, [batch_key(&chain("a"), &chain("b"), 2)]);
+}
+
+#[test]
+fn a_batch_whose_transfers_are_missing_is_reported_not_invented() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let mut changes = Changes::default();
+    changes.put_batch(&batch(7, 2));
+    book.tree_apply_blocking(changes).unwrap();
+    let err = book.batch(&chain("a"), &chain("b"), 7).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("batch 7 has no transfers"),
+        "{err:#}"
+    );
+}
