@@ -386,7 +386,8 @@ async fn admission_errors_carry_codes_messages_and_data() {
     }
 
     let mut oversize = sign_next(rpc, 1, transfer(2, 1)).await;
-    oversize.signature = "ab".repeat(10_000);
+    // Over the default bound, and still under the request-body bound.
+    oversize.signature = "ab".repeat(causeway_devchain::config::DEFAULT_MAX_TX_BYTES / 2 + 1);
     assert_eq!(
         rejected(rpc, oversize).await,
         ErrorCode::OversizeTransaction.code()
