@@ -4,7 +4,7 @@
 //! Wormhole lesson: every field acted on is covered by the signature checked against the key
 //! of the *current* epoch. Nomad lesson: nothing zero, empty or unconfigured is ever valid.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use causeway_core::{Address, Amount, AssetId, ChainId, EventKind, Hash32};
 use causeway_notary::{
@@ -114,10 +114,12 @@ pub struct BridgeState {
     pub last_sequence: BTreeMap<ChainId, u64>,
     pub last_control_sequence: u64,
     pub paused: bool,
-    /// Accepted batches by Merkle root.
-    pub batches: BTreeMap<Hash32, TransferAttestation>,
+    /// Accepted batches by Merkle root. Persistent (structurally shared) collections: every
+    /// bridge transaction works on a copy of the state, and these two grow with the bridge's
+    /// whole history, so a `BTreeMap` copy made each transaction cost O(history).
+    pub batches: imbl::OrdMap<Hash32, TransferAttestation>,
     /// Leaf hashes of transfers already paid out.
-    pub executed: BTreeSet<Hash32>,
+    pub executed: imbl::OrdSet<Hash32>,
     /// Native assets held for other chains.
     pub vault: BTreeMap<AssetId, Amount>,
     /// Wrapped assets in circulation here.
@@ -133,8 +135,8 @@ impl BridgeState {
             last_sequence: BTreeMap::new(),
             last_control_sequence: 0,
             paused: false,
-            batches: BTreeMap::new(),
-            executed: BTreeSet::new(),
+            batches: imbl::OrdMap::new(),
+            executed: imbl::OrdSet::new(),
             vault: BTreeMap::new(),
             wrapped_supply: BTreeMap::new(),
         }
@@ -431,7 +433,7 @@ pub(crate) fn execute(
         .ok_or(TxError::BridgeUnknownRoot { root: *root })?
         .clone();
     verify_transfer(&batch, transfer, proof).map_err(bad_proof)?;
-    if !bridge.executed.insert(leaf) {
+    if bridge.executed.insert(leaf).is_some() {
         return Err(TxError::BridgeReplay {
             what: format!("transfer leaf {leaf} was already executed"),
         });
