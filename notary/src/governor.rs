@@ -75,10 +75,60 @@ pub struct HeldTransfer {
     pub held_at_ms: UnixMillis,
 }
 
+/// A route's approved flows in its window with their running total, so a check costs
+/// O(1) amortised; summing the window on every check made a busy route quadratic.
+#[derive(Clone, Debug, Default)]
+struct Flows {
+    entries: VecDeque<(UnixMillis, Amount)>,
+    /// Sum of `entries` while `overflowed` is false.
+    total: u128,
+    /// The sum passed `u128::MAX` (only released transfers can take it there): it is
+    /// reported saturated and recomputed as entries leave the window.
+    overflowed: bool,
+}
+
+impl Flows {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn push(&mut self, at: UnixMillis, amount: Amount) {
+        self.entries.push_back((at, amount));
+        match self.total.checked_add(amount.0) {
+            Some(total) => self.total = total,
+            None => self.overflowed = true,
+        }
+    }
+
+    /// Drops the flows at or before `start`, then returns the total of the rest.
+    fn total_after(&mut self, start: UnixMillis) -> Amount {
+        while let Some(&(at, amount)) = self.entries.front() {
+            if at > start {
+                break;
+            }
+            self.entries.pop_front();
+            if !self.overflowed {
+                self.total -= amount.0;
+            }
+        }
+        if self.overflowed {
+            let sum = (self.entries.iter()).try_fold(0u128, |sum, (_, a)| sum.checked_add(a.0));
+            if let Some(sum) = sum {
+                (self.total, self.overflowed) = (sum, false);
+            }
+        }
+        Amount(if self.overflowed {
+            u128::MAX
+        } else {
+            self.total
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Governor {
     limits: BTreeMap<Route, FlowLimit>,
-    flows: BTreeMap<Route, VecDeque<(UnixMillis, Amount)>>,
+    flows: BTreeMap<Route, Flows>,
     held: BTreeMap<u64, HeldTransfer>,
     next_hold_id: u64,
     /// Latest time seen: time never runs backwards here, so an old timestamp cannot
@@ -132,7 +182,7 @@ impl Governor {
             None => Err(HoldReason::NoLimit),
             Some(limit) => {
                 let used = self.used(&route, limit.window_ms);
-                let flows = self.flows.get(&route).map_or(0, VecDeque::len);
+                let flows = self.flows.get(&route).map_or(0, Flows::len);
                 match used.checked_add(transfer.amount) {
                     _ if flows >= MAX_FLOWS_PER_ROUTE => Err(HoldReason::TooManyFlows),
                     Some(total) if total <= limit.ceiling => Ok(()),
@@ -146,10 +196,11 @@ impl Governor {
         };
         match verdict {
             Ok(()) => {
+                let now_ms = self.now_ms;
                 self.flows
                     .entry(route)
                     .or_default()
-                    .push_back((self.now_ms, transfer.amount));
+                    .push(now_ms, transfer.amount);
                 Ok(Decision::Approved)
             }
             Err(reason) => self.hold(transfer, dest_chain, reason),
@@ -173,10 +224,11 @@ impl Governor {
             dest_chain: held.dest_chain.clone(),
             asset: held.transfer.asset.clone(),
         };
+        let now_ms = self.now_ms;
         self.flows
             .entry(route)
             .or_default()
-            .push_back((self.now_ms, held.transfer.amount));
+            .push(now_ms, held.transfer.amount);
         Ok(held)
     }
 
@@ -201,14 +253,8 @@ impl Governor {
         let Some(flows) = self.flows.get_mut(route) else {
             return Amount::ZERO;
         };
-        let start = self.now_ms.saturating_sub(window_ms);
-        while flows.front().is_some_and(|(at, _)| *at <= start) {
-            flows.pop_front();
-        }
         // The ceiling bounds approved flows, but released ones may exceed it: saturate.
-        flows.iter().fold(Amount::ZERO, |sum, (_, a)| {
-            sum.checked_add(*a).unwrap_or(Amount(u128::MAX))
-        })
+        flows.total_after(self.now_ms.saturating_sub(window_ms))
     }
 
     fn hold(
@@ -335,6 +381,31 @@ mod tests {
     }
 
     proptest! {
+        // The running total is the window's saturated sum, also after it overflowed.
+        // Regression: the sum was recomputed over the whole window on every check.
+        #[test]
+        fn the_running_total_equals_the_sum_of_the_window(
+            steps in proptest::collection::vec(
+                (prop_oneof![1u128..1_000, (u128::MAX - 10)..=u128::MAX], 0u64..50),
+                1..60,
+            ),
+        ) {
+            let mut flows = Flows::default();
+            let mut now = 0;
+            for (amount, advance) in steps {
+                now += advance;
+                flows.push(now, Amount(amount));
+                let start = now.saturating_sub(100);
+                let expected = flows
+                    .entries
+                    .iter()
+                    .filter(|(at, _)| *at > start)
+                    .try_fold(0u128, |sum, (_, a)| sum.checked_add(a.0))
+                    .unwrap_or(u128::MAX);
+                prop_assert_eq!(flows.total_after(start), Amount(expected));
+            }
+        }
+
         // specs/notary.md §9: approved value in any window never exceeds the ceiling.
         #[test]
         fn approved_flows_never_exceed_the_ceiling(
