@@ -14,6 +14,9 @@ use causeway_core::ChainId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
+mod records;
+use records::{Records, Stored};
+
 /// Actions queued per chain before `submit` waits.
 pub const QUEUE_PER_CHAIN: usize = 4_096;
 /// Transactions awaited at once (each is a polling task).
@@ -97,7 +100,7 @@ pub struct Executor {
 struct Inner {
     db: sled::Db,
     durable: crate::durable::Durable,
-    actions: sled::Tree,
+    records: Records,
     adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
     queues: BTreeMap<ChainId, mpsc::Sender<String>>,
     done: mpsc::Sender<ActionDone>,
@@ -114,7 +117,7 @@ impl Executor {
         adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
     ) -> Result<(Executor, mpsc::Receiver<ActionDone>)> {
         let db = durable.db();
-        let actions = db.open_tree("actions")?;
+        let records = Records::new(db.open_tree("actions")?);
         let (done_tx, done_rx) = mpsc::channel(OUTCOME_QUEUE);
         let mut queues = BTreeMap::new();
         let mut receivers = Vec::new();
@@ -127,7 +130,7 @@ impl Executor {
             inner: Arc::new(Inner {
                 db: db.clone(),
                 durable: durable.clone(),
-                actions,
+                records,
                 adapters,
                 queues,
                 done: done_tx,
@@ -139,8 +142,10 @@ impl Executor {
             let ex = executor.clone();
             tokio::spawn(async move { ex.worker(chain, rx).await });
         }
-        let mut unfinished: Vec<ActionRecord> = executor
-            .records()?
+        let mut unfinished: Vec<records::Header> = executor
+            .inner
+            .records
+            .headers()?
             .into_iter()
             .filter(|r| !r.status.is_done())
             .collect();
@@ -169,41 +174,30 @@ impl Executor {
     }
 
     /// Records and queues an action. Idempotent by `id`: a second submit of the same id does
-    /// nothing and returns the existing record.
-    pub async fn submit(
-        &self,
-        id: String,
-        chain: &ChainId,
-        action: Action,
-    ) -> Result<ActionRecord> {
-        let mut records = self.submit_many(vec![(id, chain.clone(), action)]).await?;
-        Ok(records.pop().expect("one record per submitted action"))
+    /// nothing, whether the first is still under way or done.
+    pub async fn submit(&self, id: String, chain: &ChainId, action: Action) -> Result<()> {
+        self.submit_many(vec![(id, chain.clone(), action)]).await
     }
 
     /// Records several actions, then queues them in order; idempotent by id like
-    /// [`Executor::submit`]. Returns each action's record, in the order given.
+    /// [`Executor::submit`].
     ///
     /// The records are not flushed here: the worker's flush, which stores the signed
     /// transaction before it is broadcast, covers them. A crash before that loses only
     /// actions nothing has done yet, and every owner submits its pending actions again at
     /// start from its own durable state (swaps: `pending_actions`; the notary: its book),
     /// under the same ids.
-    pub async fn submit_many(
-        &self,
-        actions: Vec<(String, ChainId, Action)>,
-    ) -> Result<Vec<ActionRecord>> {
-        // Every chain first: nothing is recorded unless all of them can be queued.
-        if let Some((id, chain, _)) = actions
-            .iter()
-            .find(|(_, chain, _)| !self.inner.queues.contains_key(chain))
-        {
-            bail!("action {id}: chain {chain} is not configured in this relay");
+    pub async fn submit_many(&self, actions: Vec<(String, ChainId, Action)>) -> Result<()> {
+        // Every chain and id first: nothing is recorded unless all of them can be queued.
+        for (id, chain, _) in &actions {
+            if !self.inner.queues.contains_key(chain) {
+                bail!("action {id}: chain {chain} is not configured in this relay");
+            }
+            Records::check_id(id)?;
         }
-        let mut records = Vec::with_capacity(actions.len());
         let mut fresh = Vec::new();
         for (id, chain, action) in actions {
-            if let Some(existing) = self.get(&id)? {
-                records.push(existing);
+            if self.inner.records.get(&id)?.is_some() {
                 continue;
             }
             let queue = &self.inner.queues[&chain];
@@ -218,8 +212,7 @@ impl Executor {
                 first_broadcast_ms: None,
             };
             self.write(&record)?;
-            fresh.push((queue.clone(), record.id.clone(), record.chain.clone()));
-            records.push(record);
+            fresh.push((queue.clone(), record.id, record.chain));
         }
         self.inner
             .in_flight
@@ -230,7 +223,7 @@ impl Executor {
                 .await
                 .map_err(|_| anyhow::anyhow!("executor for chain {chain} has stopped"))?;
         }
-        Ok(records)
+        Ok(())
     }
 
     /// Actions recorded and not yet done.
@@ -240,19 +233,12 @@ impl Executor {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn get(&self, id: &str) -> Result<Option<ActionRecord>> {
-        Ok(match self.inner.actions.get(id)? {
-            Some(v) => Some(serde_json::from_slice(&v).context("corrupt action record")?),
-            None => None,
+    /// An action still to be done; `None` if it is done or was never submitted.
+    fn unfinished(&self, id: &str) -> Result<Option<ActionRecord>> {
+        Ok(match self.inner.records.get(id)? {
+            Some(Stored::Unfinished(record)) => Some(*record),
+            Some(Stored::Done) | None => None,
         })
-    }
-
-    pub fn records(&self) -> Result<Vec<ActionRecord>> {
-        self.inner
-            .actions
-            .iter()
-            .map(|kv| serde_json::from_slice(&kv?.1).context("corrupt action record"))
-            .collect()
     }
 
     /// Writes a record durably: nothing is broadcast before its record is on disk.
@@ -264,10 +250,7 @@ impl Executor {
 
     /// Writes a record, not yet durably: a flush must follow before anything acts on it.
     fn write(&self, record: &ActionRecord) -> Result<()> {
-        self.inner
-            .actions
-            .insert(record.id.as_bytes(), serde_json::to_vec(record)?)?;
-        Ok(())
+        self.inner.records.write(record)
     }
 
     async fn worker(self, chain: ChainId, mut rx: mpsc::Receiver<String>) {
@@ -293,12 +276,9 @@ impl Executor {
         let mut ready = Vec::with_capacity(ids.len());
         let mut alone = Vec::new();
         for id in ids {
-            let Some(mut record) = self.get(id)? else {
+            let Some(mut record) = self.unfinished(id)? else {
                 continue;
             };
-            if record.status.is_done() {
-                continue;
-            }
             let mut signed_now = false;
             if record.tx.is_none() {
                 match adapter.prepare(&record.action).await {
@@ -351,12 +331,9 @@ impl Executor {
     /// Signs one action alone (waiting out a chain that cannot sign it yet), records it, and
     /// broadcasts it.
     async fn send_one(&self, chain: &ChainId, id: &str) -> Result<()> {
-        let Some(mut record) = self.get(id)? else {
-            bail!("no record")
-        };
-        if record.status.is_done() {
+        let Some(mut record) = self.unfinished(id)? else {
             return Ok(());
-        }
+        };
         let adapter = self.adapter(chain)?;
         let mut pause = Duration::from_millis(100);
         while record.tx.is_none() {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use causeway_core::{ChainId, Hash32, Position, UnixMillis};
 use causeway_notary::Transfer;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -73,12 +73,11 @@ impl BatchRecord {
     }
 
     /// The record as stored under `b/`: everything but the transfers.
-    fn status_bytes(&self) -> Vec<u8> {
-        let status = BatchRecord {
+    fn status(&self) -> BatchRecord {
+        BatchRecord {
             transfers: Arc::default(),
             ..self.clone()
-        };
-        serde_json::to_vec(&status).unwrap_or_default()
+        }
     }
 }
 
@@ -180,35 +179,60 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(bytes).with_context(|| format!("stored notary {what} is corrupt"))
 }
 
-/// Changes collected and applied in one atomic write.
+/// Changes collected and applied in one atomic write. A value that cannot be encoded
+/// fails the whole write at [`Book::apply`] rather than storing an empty value.
 #[derive(Default)]
-pub struct Changes(sled::Batch);
+pub struct Changes {
+    batch: sled::Batch,
+    unencodable: Option<String>,
+}
 
 impl Changes {
+    fn put<T: Serialize + ?Sized>(&mut self, key: impl AsRef<[u8]>, what: &str, value: &T) {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => self.batch.insert(key.as_ref(), bytes),
+            Err(e) => {
+                self.unencodable
+                    .get_or_insert_with(|| format!("cannot encode notary {what}: {e}"));
+            }
+        }
+    }
+
+    fn mark(&mut self, key: impl AsRef<[u8]>) {
+        self.batch.insert(key.as_ref(), &[][..]);
+    }
+
+    fn remove(&mut self, key: impl AsRef<[u8]>) {
+        self.batch.remove(key.as_ref());
+    }
+
+    fn into_batch(self) -> Result<sled::Batch> {
+        match self.unencodable {
+            Some(error) => bail!("{error}; nothing of this change was written"),
+            None => Ok(self.batch),
+        }
+    }
+
     pub fn put_transfer(&mut self, key: &[u8], entry: &TransferEntry) {
         if entry.state == TransferState::Pending {
-            self.0.insert(pending_key(key), &[][..]);
+            self.mark(pending_key(key));
         } else {
-            self.0.remove(pending_key(key));
+            self.remove(pending_key(key));
         }
         if matches!(entry.state, TransferState::Held { .. }) {
-            self.0.insert(held_key(key), &[][..]);
+            self.mark(held_key(key));
         } else {
-            self.0.remove(held_key(key));
+            self.remove(held_key(key));
         }
-        self.0
-            .insert(key, serde_json::to_vec(entry).unwrap_or_default());
-        self.0
+        self.put(key, "transfer", entry);
+        self.batch
             .insert(tx_key(&entry.transfer.source_tx_hash, key), key);
     }
 
     /// A batch just sealed: its transfers (once) and its status.
     pub fn put_new_batch(&mut self, batch: &BatchRecord) {
         let k = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
-        self.0.insert(
-            body_key(&k),
-            serde_json::to_vec(&*batch.transfers).unwrap_or_default(),
-        );
+        self.put(body_key(&k), "batch transfers", &*batch.transfers);
         self.put_batch(batch);
     }
 
@@ -216,25 +240,19 @@ impl Changes {
     pub fn put_batch(&mut self, batch: &BatchRecord) {
         let k = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
         if batch.done() {
-            self.0.remove(open_key(&k));
+            self.remove(open_key(&k));
         } else {
-            self.0.insert(open_key(&k), &[][..]);
+            self.mark(open_key(&k));
         }
-        self.0.insert(k, batch.status_bytes());
+        self.put(k, "batch", &batch.status());
     }
 
     pub fn put_control(&mut self, control: &ControlRecord) {
-        self.0.insert(
-            key(b"c/", &[&control.session.0]),
-            serde_json::to_vec(control).unwrap_or_default(),
-        );
+        self.put(key(b"c/", &[&control.session.0]), "control", control);
     }
 
     pub fn put_route(&mut self, source: &ChainId, dest: &ChainId, state: RouteState) {
-        self.0.insert(
-            route_state_key(source, dest),
-            serde_json::to_vec(&state).unwrap_or_default(),
-        );
+        self.put(route_state_key(source, dest), "route state", &state);
     }
 }
 
@@ -261,15 +279,12 @@ impl Book {
             let (k, v) = item?;
             let batch: BatchRecord = decode(&v, "batch")?;
             if !batch.transfers.is_empty() {
-                changes.0.insert(
-                    body_key(&k),
-                    serde_json::to_vec(&*batch.transfers).unwrap_or_default(),
-                );
-                changes.0.insert(&*k, batch.status_bytes());
+                changes.put(body_key(&k), "batch transfers", &*batch.transfers);
+                changes.put(&*k, "batch", &batch.status());
                 moved += 1;
             }
         }
-        changes.0.insert(BODIES_SPLIT_KEY, &[][..]);
+        changes.mark(BODIES_SPLIT_KEY);
         self.tree_apply_blocking(changes)?;
         if moved > 0 {
             tracing::info!(
@@ -303,13 +318,13 @@ impl Book {
 
     /// `apply` for start-up, before the runtime serves anything.
     pub fn tree_apply_blocking(&self, changes: Changes) -> Result<()> {
-        self.tree.apply_batch(changes.0)?;
+        self.tree.apply_batch(changes.into_batch()?)?;
         self.tree.flush()?;
         Ok(())
     }
 
     pub async fn apply(&self, changes: Changes) -> Result<()> {
-        self.tree.apply_batch(changes.0)?;
+        self.tree.apply_batch(changes.into_batch()?)?;
         self.durable.flush().await?;
         Ok(())
     }

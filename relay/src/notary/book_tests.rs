@@ -137,3 +137,25 @@ fn a_batch_whose_transfers_are_missing_is_reported_not_invented() {
         "{err:#}"
     );
 }
+
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("no encoding"))
+    }
+}
+
+// A value that cannot be encoded used to be stored as an empty value, silently.
+#[test]
+fn a_value_that_cannot_be_encoded_fails_the_whole_change_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let mut changes = Changes::default();
+    changes.put_new_batch(&batch(1, 3));
+    changes.put(b"x/broken", "test value", &Unencodable);
+    let err = book.tree_apply_blocking(changes).unwrap_err().to_string();
+    assert!(err.contains("cannot encode notary test value"), "{err}");
+    assert!(book.batch(&chain("a"), &chain("b"), 1).unwrap().is_none());
+    assert!(book.tree.get(b"x/broken").unwrap().is_none());
+}

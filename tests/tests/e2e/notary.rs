@@ -33,6 +33,8 @@ struct Options {
     /// Each signing attempt's timeout, shorter than `local_settings`' so that sessions run
     /// out of attempts within seconds.
     attempt_timeout_ms: Option<u64>,
+    /// dev-b's `limits.max_tx_bytes`, below what its adapter declares a whole batch may be.
+    b_max_tx_bytes: Option<usize>,
 }
 
 struct Committee {
@@ -73,7 +75,7 @@ fn notary_settings(b_id: &str, attempt_timeout_ms: Option<u64>) -> String {
 /// whose bridges trust the new group key, and five relays.
 async fn committee(options: Options) -> Committee {
     let net = Net::new();
-    for name in ["alice", "bob", "mallory"] {
+    for name in ["alice", "bob", "mallory", "carol", "dave"] {
         net.key(name);
     }
     let (port_a, port_b, port_fork) = (free_port(), free_port(), free_port());
@@ -132,11 +134,27 @@ async fn committee(options: Options) -> Committee {
         &net,
         &home_a,
         "dev-a",
-        &["alice=USD:1000", "mallory=USD:1000"],
+        &[
+            "alice=USD:1000",
+            "mallory=USD:1000",
+            "carol=USD:1000",
+            "dave=USD:1000",
+        ],
         "a",
     );
     if !options.python_b {
         init_devchain(&net, &home_b, "dev-b", &["bob=EUR:10"], "b");
+    }
+    if let Some(bytes) = options.b_max_tx_bytes {
+        let config = home_b.join("node.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let default = causeway_devchain::config::DEFAULT_MAX_TX_BYTES;
+        let limited = text.replace(
+            &format!("max_tx_bytes = {default}"),
+            &format!("max_tx_bytes = {bytes}"),
+        );
+        assert_ne!(text, limited, "node.toml names max_tx_bytes: {text}");
+        std::fs::write(&config, limited).unwrap();
     }
     let fork = match options.forked {
         Some(_) => {
@@ -688,6 +706,57 @@ async fn sigkilled_members_lose_nothing_and_release_nothing_twice() {
         bridge_b["executed"].as_array().map(|e| e.len()),
         Some(6),
         "{bridge_b}"
+    );
+}
+
+// specs/notary.md §12.2: a destination node that takes smaller transactions than its adapter
+// declares refuses the whole batch; the committee then submits the attestation alone and pays
+// each transfer out with its own execution, and nothing is paid twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_batch_the_destination_refuses_is_paid_out_one_transfer_at_a_time() {
+    let c = committee(Options {
+        // Under a whole batch of even one transfer (~1050 bytes of JSON), over the
+        // attestation alone (~690) and one execution with a 4-leaf proof (~840).
+        b_max_tx_bytes: Some(960),
+        ..Options::default()
+    })
+    .await;
+    let senders = ["alice", "mallory", "carol", "dave"];
+    let children: Vec<Child> = senders
+        .iter()
+        .map(|key| c.spawn_transfer(key, &c.a, c.b(), "bob", "USD", 25))
+        .collect();
+    for child in children {
+        finish(child, &c).await;
+    }
+    assert_eq!(c.balance(c.b(), "bob", "WUSD"), 100);
+    let bridge_b = bridge_state(c.b()).await;
+    assert_eq!(bridge_b["wrapped_supply"]["WUSD"], "100", "{bridge_b}");
+    assert_eq!(
+        bridge_b["executed"].as_array().map(|e| e.len()),
+        Some(senders.len()),
+        "{bridge_b}"
+    );
+    // Each member counts only the refusals of its own submissions.
+    let route = (
+        ChainId::new("dev-a").unwrap(),
+        ChainId::new("dev-b").unwrap(),
+    );
+    let mut attempts = Vec::new();
+    for (_, member) in c.live() {
+        let first = member
+            .client()
+            .notary_batch(route.0.clone(), route.1.clone(), 1)
+            .await
+            .unwrap()
+            .expect("every member holds batch 1");
+        attempts.push(first.submit_attempt);
+    }
+    assert!(
+        attempts.iter().any(|&a| a >= 1),
+        "some member's whole submission of batch 1 was refused, then sent again as the \
+         attestation alone: attempts {attempts:?}\n{}",
+        c.logs()
     );
 }
 
