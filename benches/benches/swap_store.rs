@@ -1,5 +1,5 @@
 //! sled writes per swap step, beside the physical limit. The relay persists every swap a
-//! step changed as JSON in one sled batch keyed by swap id (`swaps::write_records`, called
+//! step changed as JSON, one insert per swap keyed by swap id (`swaps::write_records`, called
 //! here), then waits for a group-committed flush (relay/src/durable.rs); the limit is raw
 //! sled inserts of values of the same length and one synchronous flush. Once for one swap,
 //! once for 64 swaps changed by one step.
@@ -122,15 +122,15 @@ impl RelaySide<'_> {
         }
     }
 
-    /// SwapEngine::write and ::persist are private, so their body is repeated here: one
-    /// batch of every changed record, then the database's group-committed flush.
+    /// SwapEngine::persist is private, so its body is repeated here: every changed record
+    /// written, then the database's group-committed flush.
     fn step(&mut self) {
         self.write();
         self.runtime.block_on(self.durable.flush()).unwrap();
     }
 
     /// As [`RelaySide::step`] without the hop to tokio's blocking pool, to tell the cost of
-    /// group commit from that of the batch.
+    /// group commit from that of the writes.
     fn step_flushing_in_place(&mut self) {
         self.write();
         self.durable.db().flush().unwrap();
@@ -249,7 +249,7 @@ fn swap_steps(c: &mut Criterion) {
         let mut raw = RawSide::new(&raw_db, &all[..swaps]);
         group.throughput(Throughput::Elements(swaps as u64));
         group.bench_function(
-            BenchmarkId::new("relay_batch_and_group_commit", swaps),
+            BenchmarkId::new("relay_writes_and_group_commit", swaps),
             |b| b.iter(|| relay.step()),
         );
         group.bench_function(
@@ -267,7 +267,7 @@ fn swap_steps(c: &mut Criterion) {
         let serialize = best_of(&mut || relay.serialize_only());
         let flushed_in_place = best_of(&mut || relay.step_flushing_in_place());
         println!(
-            "swap store, {swaps} swap(s) per step ({} JSON bytes): serialize + batch + group-commit flush {ours:?} ({:?} per swap; serde_json alone {serialize:?}, with sled's flush called in place {flushed_in_place:?}) vs raw {swaps} sled insert(s) of as many bytes + flush {limit:?} ({:?} per swap) = ×{:.2}",
+            "swap store, {swaps} swap(s) per step ({} JSON bytes): serialize + inserts + group-commit flush {ours:?} ({:?} per swap; serde_json alone {serialize:?}, with sled's flush called in place {flushed_in_place:?}) vs raw {swaps} sled insert(s) of as many bytes + flush {limit:?} ({:?} per swap) = ×{:.2}",
             raw.value_bytes(),
             ours / swaps as u32,
             limit / swaps as u32,

@@ -117,7 +117,7 @@ impl Executor {
         adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
     ) -> Result<(Executor, mpsc::Receiver<ActionDone>)> {
         let db = durable.db();
-        let records = Records::new(db.open_tree("actions")?);
+        let records = Records::open(db.open_tree("actions")?)?;
         let (done_tx, done_rx) = mpsc::channel(OUTCOME_QUEUE);
         let mut queues = BTreeMap::new();
         let mut receivers = Vec::new();

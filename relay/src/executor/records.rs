@@ -1,11 +1,18 @@
-//! How the executor stores its actions: a small header per action, rewritten at every status
-//! change and kept after it is done (so a re-submit of a finished id stays a no-op), and a
-//! body (the action, then its signed transaction) kept only while the action is unfinished.
+//! How the executor stores its actions: one sled value per action, keyed by its id. While the
+//! action is unfinished the value is the whole [`ActionRecord`] (its action, then its signed
+//! transaction); once it is done it shrinks to a [`Header`], kept so that a re-submit of a
+//! finished id stays a no-op.
 //!
 //! A finished action therefore costs its header alone: a whole notary batch is ~100 KiB
-//! signed, and keeping it (as earlier versions did, inline in the header) made the store grow
-//! with every transfer ever sent. Header and body share one tree, so one sled batch writes
-//! both atomically. Records written inline by earlier versions are still read.
+//! signed, and keeping it made the store grow with every transfer ever sent.
+//!
+//! Every write is a single-key `insert`, never a sled batch. sled's batches take a
+//! process-wide write lock that waits out every flush in progress and blocks every read
+//! behind it; with a flush almost always running under load, a batch per status change
+//! tripled the relay's CPU per swap (`a_status_change_is_one_insert_never_a_batch`).
+//!
+//! One release kept a header under the id and the payload under a second key; [`Records::open`]
+//! folds such records back into one value, once, before anything else reads them.
 
 use anyhow::{bail, Context, Result};
 use causeway_adapters::{Action, PreparedTx};
@@ -14,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ActionRecord, ActionStatus};
 
-/// Bodies live under this first byte; a header's key is its id, which never starts with it.
+/// The first byte of the payload keys of the split layout; an id never starts with it.
 const BODY_PREFIX: u8 = 0;
 
 /// What an action is to its owner once looked up.
@@ -24,7 +31,7 @@ pub enum Stored {
     Done,
 }
 
-/// Everything about an action but its payload.
+/// Everything about an action but its payload. A whole record decodes as one too.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Header {
     pub seq: u64,
@@ -39,8 +46,8 @@ pub struct Header {
     pub tx_id: Option<Hash32>,
 }
 
-/// The payload of an unfinished action: a signed transaction carries its action.
-#[derive(Serialize, Deserialize)]
+/// The payload the split layout kept apart: a signed transaction carries its action.
+#[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Body {
     Unsigned(Action),
@@ -54,11 +61,15 @@ pub struct Records {
 }
 
 impl Records {
-    pub fn new(tree: sled::Tree) -> Records {
-        Records { tree }
+    /// Opens the records, first folding any split-layout payload back into its record (one
+    /// batch and one flush at start-up, before the runtime serves anything).
+    pub fn open(tree: sled::Tree) -> Result<Records> {
+        let records = Records { tree };
+        records.fold_split_bodies()?;
+        Ok(records)
     }
 
-    /// Refuses an id the layout cannot store apart from the bodies.
+    /// Refuses an id the layout cannot tell apart from a split-layout payload key.
     pub fn check_id(id: &str) -> Result<()> {
         if id.is_empty() || id.as_bytes()[0] == BODY_PREFIX {
             bail!("action id {id:?} is empty or starts with a NUL byte; owners name actions like `swap:<id>:claim`");
@@ -74,30 +85,11 @@ impl Records {
         if header.status.is_done() {
             return Ok(Some(Stored::Done));
         }
-        let (action, tx) = match self.tree.get(body_key(id))? {
-            Some(body) => match decode::<Body>(&body, id)? {
-                Body::Unsigned(action) => (action, None),
-                Body::Signed(tx) => (tx.action.clone(), Some(tx)),
-            },
-            None => {
-                let legacy: ActionRecord = decode(&value, id)
-                    .with_context(|| format!("action {id} has neither a body nor an inline one"))?;
-                (legacy.action, legacy.tx)
-            }
-        };
-        Ok(Some(Stored::Unfinished(Box::new(ActionRecord {
-            seq: header.seq,
-            id: header.id,
-            chain: header.chain,
-            action,
-            tx,
-            status: header.status,
-            broadcasts: header.broadcasts,
-            first_broadcast_ms: header.first_broadcast_ms,
-        }))))
+        let record: ActionRecord = decode(&value, id)?;
+        Ok(Some(Stored::Unfinished(Box::new(record))))
     }
 
-    /// Every action's header, bodies skipped.
+    /// Every action's header.
     pub fn headers(&self) -> Result<Vec<Header>> {
         self.tree
             .range([BODY_PREFIX + 1].as_slice()..)
@@ -108,46 +100,71 @@ impl Records {
             .collect()
     }
 
-    /// Writes a record (not durably: the caller flushes). A done record drops its body.
+    /// Writes a record (not durably: the caller flushes): the whole of it while unfinished,
+    /// its header once done.
     pub fn write(&self, record: &ActionRecord) -> Result<()> {
-        let header = Header {
-            seq: record.seq,
-            id: record.id.clone(),
-            chain: record.chain.clone(),
-            status: record.status.clone(),
-            broadcasts: record.broadcasts,
-            first_broadcast_ms: record.first_broadcast_ms,
-            tx_id: record.tx.as_ref().map(|tx| tx.id),
-        };
-        let mut batch = sled::Batch::default();
-        batch.insert(record.id.as_bytes(), serde_json::to_vec(&header)?);
-        if record.status.is_done() {
-            batch.remove(body_key(&record.id));
+        let value = if record.status.is_done() {
+            serde_json::to_vec(&header_of(record))?
         } else {
-            let body = match &record.tx {
-                Some(tx) => serde_json::to_vec(&BodyRef::Signed(tx))?,
-                None => serde_json::to_vec(&BodyRef::Unsigned(&record.action))?,
+            serde_json::to_vec(record)?
+        };
+        self.tree.insert(record.id.as_bytes(), value)?;
+        Ok(())
+    }
+
+    fn fold_split_bodies(&self) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        let mut folded = 0usize;
+        for kv in self.tree.range(..[BODY_PREFIX + 1].as_slice()) {
+            let (key, body) = kv?;
+            let id = String::from_utf8_lossy(&key[1..]).into_owned();
+            batch.remove(key);
+            folded += 1;
+            let Some(value) = self.tree.get(id.as_bytes())? else {
+                continue;
             };
-            batch.insert(body_key(&record.id), body);
+            let header: Header = decode(&value, &id)?;
+            if header.status.is_done() {
+                continue;
+            }
+            let (action, tx) = match decode::<Body>(&body, &id)? {
+                Body::Unsigned(action) => (action, None),
+                Body::Signed(tx) => (tx.action.clone(), Some(tx)),
+            };
+            let record = ActionRecord {
+                seq: header.seq,
+                id: header.id,
+                chain: header.chain,
+                action,
+                tx,
+                status: header.status,
+                broadcasts: header.broadcasts,
+                first_broadcast_ms: header.first_broadcast_ms,
+            };
+            batch.insert(id.as_bytes(), serde_json::to_vec(&record)?);
         }
-        self.tree.apply_batch(batch)?;
+        if folded > 0 {
+            self.tree.apply_batch(batch)?;
+            self.tree.flush()?;
+            tracing::info!(
+                actions = folded,
+                "executor records folded into one value each"
+            );
+        }
         Ok(())
     }
 }
 
-/// [`Body`] by reference, so a write does not clone a ~100 KiB transaction to encode it.
-#[derive(Serialize)]
-#[serde(rename_all = "snake_case")]
-enum BodyRef<'a> {
-    Unsigned(&'a Action),
-    Signed(&'a PreparedTx),
-}
-
-fn body_key(id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(id.len() + 1);
-    key.push(BODY_PREFIX);
-    key.extend_from_slice(id.as_bytes());
-    key
+fn header_of(record: &ActionRecord) -> Header {
+    Header {
+        seq: record.seq,
+        id: record.id.clone(),
+        chain: record.chain.clone(),
+        status: record.status.clone(),
+        broadcasts: record.broadcasts,
+        first_broadcast_ms: record.first_broadcast_ms,
+        tx_id: record.tx.as_ref().map(|tx| tx.id),
+    }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], id: &str) -> Result<T> {

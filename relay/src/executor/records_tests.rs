@@ -4,7 +4,10 @@ use causeway_adapters::TxOutcome;
 fn tree() -> (tempfile::TempDir, Records) {
     let dir = tempfile::tempdir().unwrap();
     let db = sled::open(dir.path()).unwrap();
-    (dir, Records::new(db.open_tree("actions").unwrap()))
+    (
+        dir,
+        Records::open(db.open_tree("actions").unwrap()).unwrap(),
+    )
 }
 
 fn claim(id: &str) -> ActionRecord {
@@ -92,7 +95,7 @@ fn a_finished_action_keeps_its_header_but_no_copy_of_its_transaction() {
 }
 
 #[test]
-fn headers_list_every_action_once_and_never_a_body() {
+fn headers_list_every_action_once() {
     let (_dir, records) = tree();
     records.write(&claim("a")).unwrap();
     records.write(&signed(claim("b"))).unwrap();
@@ -120,6 +123,55 @@ fn a_record_written_inline_by_an_earlier_version_is_still_read() {
     let inline = serde_json::to_vec(&done).unwrap();
     records.tree.insert(done.id.as_bytes(), inline).unwrap();
     assert!(matches!(records.get(&done.id).unwrap(), Some(Stored::Done)));
+}
+
+/// The previous release kept a header under the id and the payload under `\0` + id.
+fn write_split(tree: &sled::Tree, record: &ActionRecord) {
+    let mut header = serde_json::to_value(header_of(record)).unwrap();
+    header.as_object_mut().unwrap().remove("tx_id");
+    tree.insert(record.id.as_bytes(), serde_json::to_vec(&header).unwrap())
+        .unwrap();
+    let body = match &record.tx {
+        Some(tx) => serde_json::json!({ "signed": tx }),
+        None => serde_json::json!({ "unsigned": record.action }),
+    };
+    let mut key = vec![0u8];
+    key.extend_from_slice(record.id.as_bytes());
+    tree.insert(key, serde_json::to_vec(&body).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn split_records_of_the_previous_release_are_folded_into_one_value_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path()).unwrap();
+    let tree = db.open_tree("actions").unwrap();
+    let queued = claim("swap:1:lock");
+    let sent = signed(claim("swap:1:claim"));
+    let mut done = signed(claim("swap:2:claim"));
+    done.status = ActionStatus::Final {
+        height: 3,
+        outcome: TxOutcome::Success,
+    };
+    for record in [&queued, &sent, &done] {
+        write_split(&tree, record);
+    }
+    let records = Records::open(tree).unwrap();
+    assert_eq!(unfinished(&records, "swap:1:lock").action, queued.action);
+    let back = unfinished(&records, "swap:1:claim");
+    assert_eq!((&back.tx, &back.status), (&sent.tx, &sent.status));
+    assert!(matches!(
+        records.get("swap:2:claim").unwrap(),
+        Some(Stored::Done)
+    ));
+    let keys: Vec<Vec<u8>> = records
+        .tree
+        .iter()
+        .keys()
+        .map(|k| k.unwrap().to_vec())
+        .collect();
+    assert!(keys.iter().all(|k| k[0] != 0), "a payload key is left");
+    assert_eq!(keys.len(), 3);
 }
 
 #[test]

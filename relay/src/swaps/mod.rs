@@ -625,14 +625,17 @@ impl EventConsumer for SwapEngine {
     }
 }
 
-/// Writes swap records into the swaps tree in one sled batch, keyed by swap id, not yet
-/// durably (a step then flushes once). Public so the swap-step benchmark measures this path.
+/// Writes swap records into the swaps tree, keyed by swap id, not yet durably (a step then
+/// flushes once). Public so the swap-step benchmark measures this path.
+///
+/// One `insert` per swap, not a sled batch: each record stands alone, so a crash that keeps
+/// only some of a step's writes leaves every swap at a state it had, as a crash before the
+/// flush does; and a sled batch takes a process-wide write lock that waits out every flush in progress
+/// while blocking every other read and write of the relay behind it.
 pub fn write_records(tree: &sled::Tree, records: &[&SwapRecord]) -> Result<()> {
-    let mut batch = sled::Batch::default();
     for record in records {
-        batch.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?);
+        tree.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?)?;
     }
-    tree.apply_batch(batch)?;
     Ok(())
 }
 
