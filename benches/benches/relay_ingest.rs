@@ -45,7 +45,7 @@ fn ingest(c: &mut Criterion) {
             },
             |events| {
                 let next = events[0].position.next_block();
-                store.ingest(&chain, &events, next).unwrap()
+                store.ingest_now(&chain, &events, next).unwrap()
             },
             BatchSize::SmallInput,
         )

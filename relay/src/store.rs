@@ -79,8 +79,27 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Records a page of events and the cursor past it, atomically.
-    pub fn ingest(&self, chain: &ChainId, events: &[ChainEvent], next: Cursor) -> Result<()> {
+    /// Records a page of events and the cursor past it, atomically. The transaction runs on
+    /// the flusher (see `durable.rs`), not on the runtime's threads; it is not yet durable
+    /// when this returns (a crash re-reads the page).
+    pub async fn ingest(&self, chain: &ChainId, events: &[ChainEvent], next: Cursor) -> Result<()> {
+        self.durable
+            .apply(self.page_write(chain, events, next)?)
+            .await
+    }
+
+    /// [`Store::ingest`] in place, for callers outside the runtime (tests, benchmarks).
+    pub fn ingest_now(&self, chain: &ChainId, events: &[ChainEvent], next: Cursor) -> Result<()> {
+        self.page_write(chain, events, next)?()
+    }
+
+    /// The transaction that records a page: events, their hashlock index, the cursor.
+    fn page_write(
+        &self,
+        chain: &ChainId,
+        events: &[ChainEvent],
+        next: Cursor,
+    ) -> Result<impl FnOnce() -> Result<()> + Send + 'static> {
         let encoded: Vec<(Vec<u8>, Vec<u8>)> = events
             .iter()
             .map(|e| Ok((event_key(chain, e.position), serde_json::to_vec(e)?)))
@@ -93,21 +112,28 @@ impl Store {
                     .map(|h| [h.as_bytes().as_slice(), &event_key(chain, e.position)].concat())
             })
             .collect();
-        (&self.cursors, &self.events, &self.hashlocks)
-            .transaction(|(cursors, log, index)| {
-                for (k, v) in &encoded {
-                    log.insert(k.as_slice(), v.as_slice())?;
-                }
-                for k in &indexed {
-                    index.insert(k.as_slice(), &[])?;
-                }
-                cursors.insert(chain.as_str(), &cursor_bytes(next))?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e: TransactionError<()>| {
-                anyhow::anyhow!("relay database write failed: {e:?}")
-            })?;
-        Ok(())
+        let trees = (
+            self.cursors.clone(),
+            self.events.clone(),
+            self.hashlocks.clone(),
+        );
+        let (chain, next) = (chain.clone(), cursor_bytes(next));
+        Ok(move || {
+            (&trees.0, &trees.1, &trees.2)
+                .transaction(|(cursors, log, index)| {
+                    for (k, v) in &encoded {
+                        log.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for k in &indexed {
+                        index.insert(k.as_slice(), &[])?;
+                    }
+                    cursors.insert(chain.as_str(), &next)?;
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e: TransactionError<()>| {
+                    anyhow::anyhow!("relay database write failed: {e:?}")
+                })
+        })
     }
 
     /// Ingested events of `chain` at positions `>= from`, at most `limit`.
@@ -180,8 +206,8 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let a = ChainId::new("a").unwrap();
         let page = vec![event(&a, 1, 0), event(&a, 1, 1), event(&a, 2, 0)];
-        store.ingest(&a, &page, Position::new(3, 0)).unwrap();
-        store.ingest(&a, &page, Position::new(3, 0)).unwrap();
+        store.ingest_now(&a, &page, Position::new(3, 0)).unwrap();
+        store.ingest_now(&a, &page, Position::new(3, 0)).unwrap();
         assert_eq!(store.event_count(&a), 3);
         assert_eq!(store.cursor(&a).unwrap(), Position::new(3, 0));
         assert_eq!(store.events(&a, Position::new(1, 1), 10).unwrap().len(), 2);
@@ -194,10 +220,10 @@ mod tests {
         let a = ChainId::new("a").unwrap();
         let ab = ChainId::new("ab").unwrap();
         store
-            .ingest(&a, &[event(&a, 1, 0)], Position::new(2, 0))
+            .ingest_now(&a, &[event(&a, 1, 0)], Position::new(2, 0))
             .unwrap();
         store
-            .ingest(&ab, &[event(&ab, 1, 0)], Position::new(2, 0))
+            .ingest_now(&ab, &[event(&ab, 1, 0)], Position::new(2, 0))
             .unwrap();
         assert_eq!(store.event_count(&a), 1);
         assert_eq!(store.events(&a, Cursor::default(), 10).unwrap().len(), 1);
@@ -222,14 +248,14 @@ mod tests {
         };
         let wanted = Hash32([7; 32]);
         store
-            .ingest(
+            .ingest_now(
                 &a,
                 &[lock(&a, 1, wanted), event(&a, 2, 0)],
                 Position::new(3, 0),
             )
             .unwrap();
         store
-            .ingest(
+            .ingest_now(
                 &b,
                 &[lock(&b, 5, Hash32([8; 32])), lock(&b, 6, wanted)],
                 Position::new(7, 0),
@@ -252,7 +278,7 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             store
-                .ingest(&a, &[event(&a, 4, 0)], Position::new(5, 0))
+                .ingest_now(&a, &[event(&a, 4, 0)], Position::new(5, 0))
                 .unwrap();
             store.db().flush().unwrap();
         }

@@ -141,7 +141,7 @@ impl Follower {
             }
         }
         if !page.events.is_empty() || page.next != cursor {
-            self.store.ingest(chain, &page.events, page.next)?;
+            self.store.ingest(chain, &page.events, page.next).await?;
         }
         let n = page.events.len() as u64;
         let full = n == u64::from(PAGE_SIZE);

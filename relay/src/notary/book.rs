@@ -323,10 +323,14 @@ impl Book {
         Ok(())
     }
 
+    /// Applies the changes as one batch, on the flusher (see `durable.rs`), and returns once
+    /// they are durable.
     pub async fn apply(&self, changes: Changes) -> Result<()> {
-        self.tree.apply_batch(changes.into_batch()?)?;
-        self.durable.flush().await?;
-        Ok(())
+        let batch = changes.into_batch()?;
+        let tree = self.tree.clone();
+        self.durable
+            .apply_and_flush(move || Ok(tree.apply_batch(batch)?))
+            .await
     }
 
     pub fn transfer(&self, key: &[u8]) -> Result<Option<TransferEntry>> {
