@@ -220,7 +220,10 @@ impl Shared {
             done,
         } in queued
         {
-            let result = write();
+            // A panicking write must not take the flusher down with `flushing` still set:
+            // every later flush would wait for ever.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(write))
+                .unwrap_or_else(|_| Err(anyhow!("a relay database write panicked; see the log")));
             self.applied.fetch_add(1, Ordering::Relaxed);
             if durable && result.is_ok() {
                 awaiting_flush.push(done);
@@ -328,6 +331,20 @@ mod tests {
             .await
             .unwrap();
         assert!(db.contains_key("k").unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_write_is_an_error_and_the_flusher_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let durable = Durable::new(&db);
+        let err = durable.apply(|| panic!("encoder bug")).await.unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+        db.insert("k", "v").unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), durable.flush())
+            .await
+            .expect("the flusher still serves")
+            .unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
