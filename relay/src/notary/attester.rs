@@ -435,7 +435,7 @@ impl Attester {
                 } => {
                     let tkey = transfer_key(source_chain, chain, *source_position);
                     let Some(TransferEntry {
-                        state: TransferState::Batched { sequence },
+                        state: TransferState::Batched { sequence, index },
                         ..
                     }) = self.book.transfer(&tkey)?
                     else {
@@ -446,11 +446,7 @@ impl Attester {
                     else {
                         continue;
                     };
-                    if let Some(i) = batch
-                        .transfers
-                        .iter()
-                        .position(|t| t.source_position == *source_position)
-                    {
+                    if let Some(i) = place_in_batch(&batch, index, *source_position) {
                         if let Some(flag) = batch.executed.get_mut(i) {
                             *flag = true;
                         }
@@ -566,8 +562,11 @@ impl Attester {
         )
         .with_context(|| format!("cannot build batch {sequence} of {source} → {dest}"))?;
         let attestation = built.signing_bytes()?;
-        for (key, entry) in chunk.iter_mut() {
-            entry.state = TransferState::Batched { sequence };
+        for (index, (key, entry)) in (0u32..).zip(chunk.iter_mut()) {
+            entry.state = TransferState::Batched {
+                sequence,
+                index: Some(index),
+            };
             changes.put_transfer(key, entry);
         }
         let record = BatchRecord {
@@ -775,10 +774,47 @@ fn submission(batch: &BatchRecord, signature: String, whole_limit: Option<usize>
     }
 }
 
+/// Where the transfer at `source_position` sits in `batch`: its recorded index when the
+/// batch's transfers confirm it or were not loaded, else found by a scan (older records).
+pub(crate) fn place_in_batch(
+    batch: &BatchRecord,
+    index: Option<u32>,
+    source_position: causeway_core::Position,
+) -> Option<usize> {
+    let recorded = index.map(|i| i as usize).filter(|&i| {
+        batch
+            .transfers
+            .get(i)
+            .is_none_or(|t| t.source_position == source_position)
+    });
+    recorded.or_else(|| {
+        batch
+            .transfers
+            .iter()
+            .position(|t| t.source_position == source_position)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::notary::book::tests::batch;
+
+    // Regression: every `relay_notaryTransfer` of a released transfer decoded its whole
+    // batch's transfers to find its place (71% of a member's CPU under the load tool).
+    #[test]
+    fn a_transfer_is_placed_by_its_recorded_index_without_the_batch_transfers() {
+        let full = batch(1, 4);
+        let third = full.transfers[2].source_position;
+        let mut status_only = full.clone();
+        status_only.transfers = Arc::default();
+        assert_eq!(place_in_batch(&status_only, Some(2), third), Some(2));
+        assert_eq!(place_in_batch(&full, Some(2), third), Some(2));
+        // Records without an index, or with one the transfers contradict, are scanned.
+        assert_eq!(place_in_batch(&full, None, third), Some(2));
+        assert_eq!(place_in_batch(&full, Some(0), third), Some(2));
+        assert_eq!(place_in_batch(&status_only, None, third), None);
+    }
 
     fn is_whole(action: &Action) -> bool {
         matches!(action, Action::BridgeSubmitBatch { .. })

@@ -22,11 +22,13 @@ pub enum TransferState {
     /// Approved by the governor; waits for its batch boundary.
     Pending,
     /// Over the governor's ceiling: waits for an operator (`causeway notary release`).
-    Held {
-        reason: String,
-    },
+    Held { reason: String },
     Batched {
         sequence: u64,
+        /// Its place in the batch, so its status is read without the batch's transfers;
+        /// absent in records written before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
     },
     /// An operator refused it; it is never attested.
     Rejected,
@@ -408,6 +410,20 @@ impl Book {
         self.tree
             .get(&k)?
             .map(|v| self.with_body(&k, &v))
+            .transpose()
+    }
+
+    /// A batch's status without decoding its transfers (a record of an older version may
+    /// still carry them inline).
+    pub fn batch_status(
+        &self,
+        source: &ChainId,
+        dest: &ChainId,
+        sequence: u64,
+    ) -> Result<Option<BatchRecord>> {
+        self.tree
+            .get(batch_key(source, dest, sequence))?
+            .map(|v| decode(&v, "batch"))
             .transpose()
     }
 

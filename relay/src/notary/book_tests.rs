@@ -159,3 +159,42 @@ fn a_value_that_cannot_be_encoded_fails_the_whole_change_and_writes_nothing() {
     assert!(book.batch(&chain("a"), &chain("b"), 1).unwrap().is_none());
     assert!(book.tree.get(b"x/broken").unwrap().is_none());
 }
+
+#[test]
+fn a_batched_state_of_an_older_version_reads_without_its_index() {
+    let old: TransferState = serde_json::from_str(r#"{"state":"batched","sequence":4}"#).unwrap();
+    assert_eq!(
+        old,
+        TransferState::Batched {
+            sequence: 4,
+            index: None
+        }
+    );
+    let new = TransferState::Batched {
+        sequence: 4,
+        index: Some(2),
+    };
+    let back: TransferState = serde_json::from_slice(&serde_json::to_vec(&new).unwrap()).unwrap();
+    assert_eq!(back, new);
+}
+
+#[test]
+fn a_batch_status_reads_back_without_its_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let mut record = batch(1, 3);
+    record.accepted = true;
+    let mut changes = Changes::default();
+    changes.put_new_batch(&record);
+    book.tree_apply_blocking(changes).unwrap();
+    let status = book
+        .batch_status(&chain("a"), &chain("b"), 1)
+        .unwrap()
+        .unwrap();
+    assert!(status.accepted && status.transfers.is_empty());
+    assert_eq!(status.executed.len(), 3);
+    assert!(book
+        .batch_status(&chain("a"), &chain("b"), 2)
+        .unwrap()
+        .is_none());
+}

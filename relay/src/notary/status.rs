@@ -190,21 +190,20 @@ impl Notary {
                 "held".into()
             }
             TransferState::Rejected => "rejected".into(),
-            TransferState::Batched { sequence } => {
+            TransferState::Batched { sequence, index } => {
                 view.sequence = Some(sequence);
-                match self
-                    .attester
-                    .book()
-                    .batch(&t.source_chain, &entry.dest_chain, sequence)?
-                {
+                let book = self.attester.book();
+                // Its index spares decoding the whole batch's transfers for one view.
+                let batch = match index {
+                    Some(_) => book.batch_status(&t.source_chain, &entry.dest_chain, sequence)?,
+                    None => book.batch(&t.source_chain, &entry.dest_chain, sequence)?,
+                };
+                match batch {
                     Some(batch) => {
                         view.vouched = self.attester.vouched(&batch.session).await
                             || batch.signature.is_some();
                         view.signed_ms = batch.signed_ms;
-                        let i = batch
-                            .transfers
-                            .iter()
-                            .position(|x| x.source_position == t.source_position);
+                        let i = super::attester::place_in_batch(&batch, index, t.source_position);
                         if i.and_then(|i| batch.executed.get(i).copied())
                             .unwrap_or(false)
                         {
