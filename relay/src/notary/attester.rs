@@ -402,6 +402,7 @@ impl Attester {
                             seen_ms: Some(now_ms()),
                             state: state_now,
                         },
+                        None,
                     );
                     touched = true;
                 }
@@ -563,11 +564,14 @@ impl Attester {
         .with_context(|| format!("cannot build batch {sequence} of {source} → {dest}"))?;
         let attestation = built.signing_bytes()?;
         for (index, (key, entry)) in (0u32..).zip(chunk.iter_mut()) {
-            entry.state = TransferState::Batched {
-                sequence,
-                index: Some(index),
-            };
-            changes.put_transfer(key, entry);
+            let before = std::mem::replace(
+                &mut entry.state,
+                TransferState::Batched {
+                    sequence,
+                    index: Some(index),
+                },
+            );
+            changes.put_transfer(key, entry, Some(&before));
         }
         let record = BatchRecord {
             source_chain: source.clone(),
@@ -599,12 +603,15 @@ impl Attester {
             if !matches!(entry.state, TransferState::Held { .. }) {
                 continue;
             }
-            entry.state = if release {
-                TransferState::Pending
-            } else {
-                TransferState::Rejected
-            };
-            changes.put_transfer(&key, &entry);
+            let before = std::mem::replace(
+                &mut entry.state,
+                if release {
+                    TransferState::Pending
+                } else {
+                    TransferState::Rejected
+                },
+            );
+            changes.put_transfer(&key, &entry, Some(&before));
             count += 1;
         }
         if count > 0 {

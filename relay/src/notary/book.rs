@@ -215,20 +215,36 @@ impl Changes {
         }
     }
 
-    pub fn put_transfer(&mut self, key: &[u8], entry: &TransferEntry) {
-        if entry.state == TransferState::Pending {
-            self.mark(pending_key(key));
-        } else {
-            self.remove(pending_key(key));
-        }
-        if matches!(entry.state, TransferState::Held { .. }) {
-            self.mark(held_key(key));
-        } else {
-            self.remove(held_key(key));
-        }
+    /// Stores a transfer whose stored state was `before` (`None`: it is new), touching only
+    /// the index keys its change of state moves: a transfer is written twice on its way
+    /// through (taken in, then batched), and each index write is a sled tree operation.
+    pub fn put_transfer(
+        &mut self,
+        key: &[u8],
+        entry: &TransferEntry,
+        before: Option<&TransferState>,
+    ) {
+        let pending = |s: &TransferState| *s == TransferState::Pending;
+        let held = |s: &TransferState| matches!(s, TransferState::Held { .. });
+        self.move_index(
+            pending_key(key),
+            before.is_some_and(pending),
+            pending(&entry.state),
+        );
+        self.move_index(held_key(key), before.is_some_and(held), held(&entry.state));
         self.put(key, "transfer", entry);
-        self.batch
-            .insert(tx_key(&entry.transfer.source_tx_hash, key), key);
+        if before.is_none() {
+            self.batch
+                .insert(tx_key(&entry.transfer.source_tx_hash, key), key);
+        }
+    }
+
+    fn move_index(&mut self, index_key: Vec<u8>, was_in: bool, is_in: bool) {
+        match (was_in, is_in) {
+            (false, true) => self.mark(index_key),
+            (true, false) => self.remove(index_key),
+            _ => {}
+        }
     }
 
     /// A batch just sealed: its transfers (once) and its status.

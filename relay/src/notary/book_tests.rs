@@ -198,3 +198,55 @@ fn a_batch_status_reads_back_without_its_transfers() {
         .unwrap()
         .is_none());
 }
+
+fn entry(state: TransferState) -> TransferEntry {
+    TransferEntry {
+        transfer: transfer(1),
+        dest_chain: chain("b"),
+        time_ms: 5,
+        seen_ms: Some(6),
+        state,
+    }
+}
+
+/// Which of the transfer's index keys are stored: pending, held, by source transaction.
+fn indexed(book: &Book, key: &[u8]) -> [bool; 3] {
+    let has = |k: Vec<u8>| book.tree.contains_key(k).unwrap();
+    [
+        has(pending_key(key)),
+        has(held_key(key)),
+        has(tx_key(&transfer(1).source_tx_hash, key)),
+    ]
+}
+
+// A transfer's index keys follow its state through every change, though each change
+// writes only the keys its state moves.
+#[test]
+fn index_keys_follow_a_transfer_from_taken_in_to_held_released_and_batched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let key = b"t/a/b/1".to_vec();
+    let held = TransferState::Held {
+        reason: "over the ceiling".into(),
+    };
+    let batched = TransferState::Batched {
+        sequence: 1,
+        index: Some(0),
+    };
+    let steps: [(Option<&TransferState>, &TransferState, [bool; 3]); 3] = [
+        (None, &held, [false, true, true]),
+        (Some(&held), &TransferState::Pending, [true, false, true]),
+        (
+            Some(&TransferState::Pending),
+            &batched,
+            [false, false, true],
+        ),
+    ];
+    for (before, after, expected) in steps {
+        let mut changes = Changes::default();
+        changes.put_transfer(&key, &entry(after.clone()), before);
+        book.tree_apply_blocking(changes).unwrap();
+        assert_eq!(indexed(&book, &key), expected, "after {after:?}");
+        assert_eq!(book.transfer(&key).unwrap().unwrap().state, *after);
+    }
+}
