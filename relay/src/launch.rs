@@ -165,11 +165,42 @@ pub fn run_cli_json(bin: &Path, keystore: &Path, args: &[&str]) -> Result<serde_
         .with_context(|| format!("`causeway {}` printed no JSON: {text}", args.join(" ")))
 }
 
-/// A loopback port that was free a moment ago.
+/// Ports [`free_port`] picks from, when the kernel's ephemeral range starts above them.
+const PICKED_PORTS: std::ops::Range<u16> = 20_000..32_000;
+/// Random ports [`free_port`] tries before it gives up.
+const PORT_TRIES: usize = 1_000;
+
+/// A loopback port that was free a moment ago, for a process to bind later.
+///
+/// It is picked below the kernel's ephemeral range, which port-0 binds and outgoing
+/// connections draw from, so neither can take it before its owner binds it. Regression: a
+/// devchain node bound port 0 and was given the committee port a notary member was about to
+/// listen on ("Address already in use").
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use rand::Rng;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok());
+    let Some(end) = ephemeral_low
+        .map(|low| low.min(PICKED_PORTS.end))
+        .filter(|end| *end > PICKED_PORTS.start + 1_000)
+    else {
+        // No room below the ephemeral range (or not Linux): let the kernel pick.
+        return Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port());
+    };
+    let mut rng = rand::thread_rng();
+    for _ in 0..PORT_TRIES {
+        let port = rng.gen_range(PICKED_PORTS.start..end);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!(
+        "no free loopback port in {}..{end} after {PORT_TRIES} tries; free some, or stop other test runs",
+        PICKED_PORTS.start
+    )
 }
 
 /// Runs `causeway devchain init` for `chain` in `home`, funding `fund` entries
@@ -395,4 +426,25 @@ pub async fn init_and_start(
     let home = dir.join(chain.as_str());
     init_devchain(bin, &home, keystore, chain, fund)?;
     DevchainProcess::start(bin, &home, 0).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression: a port picked from the ephemeral range was handed to a port-0 bind before
+    // the member that was given it could listen on it.
+    #[test]
+    fn a_picked_port_is_free_and_below_the_ephemeral_range() {
+        let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok());
+        for _ in 0..20 {
+            let port = free_port().unwrap();
+            if let Some(low) = low.filter(|low| *low > PICKED_PORTS.start + 1_000) {
+                assert!(port < low, "{port} is in the ephemeral range from {low}");
+            }
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("the picked port is free");
+        }
+    }
 }
