@@ -255,6 +255,9 @@ pub async fn run<A: ChainAdapter + ?Sized>(adapter: &A, fx: &Fixture) -> Vec<Che
     );
 
     refusal_checks(&mut s).await;
+    if let Some(tx) = &transfer_tx {
+        statuses_check(&mut s, tx).await;
+    }
 
     // §2: events of that transfer, ordering, determinism.
     if let Some(tx) = &transfer_tx {
@@ -337,6 +340,37 @@ pub async fn run<A: ChainAdapter + ?Sized>(adapter: &A, fx: &Fixture) -> Vec<Che
         htlc_checks(&mut s, first.finalized_time_ms).await;
     }
     s.checks
+}
+
+/// §3.3: many statuses at once agree, in order, with one status at a time.
+async fn statuses_check<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>, final_tx: &PreparedTx) {
+    let never_sent = sha256(b"causeway conformance: another transaction nobody sent");
+    let ids = [final_tx.id, never_sent, final_tx.id];
+    let result = async {
+        let many = s
+            .adapter
+            .tx_statuses(&ids)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut one_by_one = Vec::new();
+        for id in &ids {
+            one_by_one.push(s.adapter.tx_status(id).await.map_err(|e| e.to_string())?);
+        }
+        match (&many[..], many == one_by_one) {
+            ([TxState::Final { .. }, TxState::Unknown, TxState::Final { .. }], true) => {
+                Ok("final, unknown, final".to_string())
+            }
+            _ => Err(format!(
+                "tx_statuses answered {many:?}, tx_status {one_by_one:?}"
+            )),
+        }
+    }
+    .await;
+    s.record(
+        "§3.3",
+        "tx_statuses answers each id in order, as tx_status does",
+        result,
+    );
 }
 
 /// §3.3, §3.4: unknown transactions and refused input.

@@ -7,8 +7,11 @@ use causeway_core::{Address, Amount, AssetId, ChainId, ChainInfo, Cursor, EventP
 use causeway_devchain::api::{DevchainApiClient, ErrorCode, TxOutcome as NodeOutcome, TxStatus};
 use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
 use ed25519_dalek::SigningKey;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::params::BatchRequestBuilder;
 use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::HttpClient;
+use jsonrpsee::rpc_params;
 use tokio::sync::Mutex;
 
 pub use crate::page::check_page;
@@ -134,6 +137,25 @@ impl DevchainAdapter {
                 tx.id
             ),
         })
+    }
+}
+
+/// Statuses asked in one JSON-RPC batch: a devchain node's default `limits.max_batch_calls`.
+pub const STATUS_BATCH: usize = 64;
+
+fn tx_state(status: TxStatus) -> TxState {
+    match status {
+        TxStatus::Unknown => TxState::Unknown,
+        TxStatus::Pending => TxState::Pending,
+        TxStatus::Committed { receipt } => TxState::Final {
+            height: receipt.height,
+            outcome: match receipt.outcome {
+                NodeOutcome::Success => TxOutcome::Success,
+                NodeOutcome::Failed { code, message } => TxOutcome::Failed {
+                    reason: format!("{message} (code {code})"),
+                },
+            },
+        },
     }
 }
 
@@ -266,19 +288,47 @@ impl ChainAdapter for DevchainAdapter {
             .transaction_status(*id)
             .await
             .map_err(|e| self.map_err(e))?;
-        Ok(match status {
-            TxStatus::Unknown => TxState::Unknown,
-            TxStatus::Pending => TxState::Pending,
-            TxStatus::Committed { receipt } => TxState::Final {
-                height: receipt.height,
-                outcome: match receipt.outcome {
-                    NodeOutcome::Success => TxOutcome::Success,
-                    NodeOutcome::Failed { code, message } => TxOutcome::Failed {
-                        reason: format!("{message} (code {code})"),
-                    },
-                },
-            },
-        })
+        Ok(tx_state(status))
+    }
+
+    /// One JSON-RPC batch per [`STATUS_BATCH`] ids (the node's default batch bound).
+    async fn tx_statuses(&self, ids: &[Hash32]) -> Result<Vec<TxState>, AdapterError> {
+        let mut statuses = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(STATUS_BATCH) {
+            let mut batch = BatchRequestBuilder::new();
+            for id in chunk {
+                batch
+                    .insert("devchain_getTransactionStatus", rpc_params![id])
+                    .map_err(|e| AdapterError::Malformed {
+                        chain: self.chain.clone(),
+                        detail: e.to_string(),
+                    })?;
+            }
+            let answers = self
+                .client
+                .batch_request::<TxStatus>(batch)
+                .await
+                .map_err(|e| self.map_err(e))?;
+            for answer in answers {
+                let status = answer.map_err(|e| AdapterError::Rejected {
+                    chain: self.chain.clone(),
+                    code: Some(e.code()),
+                    message: e.message().to_string(),
+                })?;
+                statuses.push(tx_state(status));
+            }
+        }
+        if statuses.len() != ids.len() {
+            return Err(AdapterError::Malformed {
+                chain: self.chain.clone(),
+                detail: format!(
+                    "asked the status of {} transactions, got {}",
+                    ids.len(),
+                    statuses.len()
+                ),
+            });
+        }
+        Ok(statuses)
     }
 
     fn signer(&self) -> Option<Address> {

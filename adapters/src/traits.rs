@@ -44,6 +44,16 @@ pub trait ChainAdapter: Send + Sync + 'static {
 
     async fn tx_status(&self, id: &Hash32) -> Result<TxState, AdapterError>;
 
+    /// The status of each of `ids`, in order; a relay watching many transactions asks once
+    /// per block. The default asks [`ChainAdapter::tx_status`] for each in turn.
+    async fn tx_statuses(&self, ids: &[Hash32]) -> Result<Vec<TxState>, AdapterError> {
+        let mut statuses = Vec::with_capacity(ids.len());
+        for id in ids {
+            statuses.push(self.tx_status(id).await?);
+        }
+        Ok(statuses)
+    }
+
     /// The account this adapter signs with, if it has a key.
     fn signer(&self) -> Option<Address>;
 

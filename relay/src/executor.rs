@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use causeway_adapters::{Action, AdapterError, ChainAdapter, PreparedTx, TxOutcome, TxState};
@@ -19,11 +19,15 @@ use records::{Records, Stored};
 
 /// Actions queued per chain before `submit` waits.
 pub const QUEUE_PER_CHAIN: usize = 4_096;
-/// Transactions awaited at once (each is a polling task).
+/// Transactions awaited at once (each chain's watcher asks for all of its own per block).
 pub const MAX_WATCHED: usize = 4_096;
+/// Longest a watcher waits between two status queries on a chain that cannot announce
+/// final blocks (a devchain node answers the moment one is final).
+const WATCH_POLL: Duration = Duration::from_millis(100);
 /// Outcomes buffered for the owner before watchers wait.
 pub const OUTCOME_QUEUE: usize = 16_384;
-/// How long one wait for finality lasts before it is logged and started again.
+/// How long a transaction may wait for finality before the watcher logs it (then again
+/// after as long again).
 const FINALITY_WAIT: Duration = Duration::from_secs(120);
 /// Longest pause between broadcast retries of an unreachable chain.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
@@ -103,6 +107,8 @@ struct Inner {
     records: Records,
     adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
     queues: BTreeMap<ChainId, mpsc::Sender<String>>,
+    /// Each chain's watcher, which learns the outcome of every broadcast transaction.
+    watchers: BTreeMap<ChainId, mpsc::Sender<Watched>>,
     done: mpsc::Sender<ActionDone>,
     watch_slots: Arc<Semaphore>,
     /// Actions recorded and not yet final or refused (a metric for the status API).
@@ -120,11 +126,14 @@ impl Executor {
         let records = Records::open(db.open_tree("actions")?)?;
         let (done_tx, done_rx) = mpsc::channel(OUTCOME_QUEUE);
         let mut queues = BTreeMap::new();
+        let mut watchers = BTreeMap::new();
         let mut receivers = Vec::new();
         for chain in adapters.keys() {
             let (tx, rx) = mpsc::channel(QUEUE_PER_CHAIN);
             queues.insert(chain.clone(), tx);
-            receivers.push((chain.clone(), rx));
+            let (watch_tx, watch_rx) = mpsc::channel(MAX_WATCHED);
+            watchers.insert(chain.clone(), watch_tx);
+            receivers.push((chain.clone(), rx, watch_rx));
         }
         let executor = Executor {
             inner: Arc::new(Inner {
@@ -133,14 +142,18 @@ impl Executor {
                 records,
                 adapters,
                 queues,
+                watchers,
                 done: done_tx,
                 watch_slots: Arc::new(Semaphore::new(MAX_WATCHED)),
                 in_flight: Default::default(),
             }),
         };
-        for (chain, rx) in receivers {
+        for (chain, rx, watch_rx) in receivers {
             let ex = executor.clone();
+            let chain_of_watcher = chain.clone();
             tokio::spawn(async move { ex.worker(chain, rx).await });
+            let ex = executor.clone();
+            tokio::spawn(async move { ex.watcher(chain_of_watcher, watch_rx).await });
         }
         let mut unfinished: Vec<records::Header> = executor
             .inner
@@ -390,11 +403,21 @@ impl Executor {
             }
         }
         let permit = self.inner.watch_slots.clone().acquire_owned().await?;
-        let (ex, adapter) = (self.clone(), adapter.clone());
-        tokio::spawn(async move {
-            ex.watch(record, adapter).await;
-            drop(permit);
-        });
+        let watcher = self
+            .inner
+            .watchers
+            .get(&record.chain)
+            .context("no watcher for the chain")?;
+        let chain = record.chain.clone();
+        watcher
+            .send(Watched {
+                tx_id: tx.id,
+                record,
+                since: Instant::now(),
+                _slot: permit,
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("the watcher of chain {chain} has stopped"))?;
         Ok(true)
     }
 
@@ -423,45 +446,126 @@ impl Executor {
         .await
     }
 
-    async fn watch(&self, record: ActionRecord, adapter: Arc<dyn ChainAdapter>) {
-        let Some(tx) = record.tx.clone() else { return };
+    /// Learns the outcome of every transaction of `chain` broadcast by this executor: once
+    /// per final block (or [`WATCH_POLL`] where the chain cannot announce one) it asks for all
+    /// of their statuses at once, records every final one under one flush, and re-broadcasts
+    /// any the chain has forgotten.
+    async fn watcher(self, chain: ChainId, mut rx: mpsc::Receiver<Watched>) {
+        let Ok(adapter) = self.adapter(&chain) else {
+            return;
+        };
+        let mut watched: Vec<Watched> = Vec::new();
         loop {
-            match adapter.wait_final(&tx, FINALITY_WAIT).await {
-                Ok(TxState::Final { height, outcome }) => {
-                    if let Err(e) = self
-                        .finish(record.clone(), ActionStatus::Final { height, outcome })
-                        .await
-                    {
-                        tracing::error!(action = %record.id, "cannot record outcome: {e:#}");
-                    }
-                    return;
+            if watched.is_empty() {
+                match rx.recv().await {
+                    Some(w) => watched.push(w),
+                    None => return,
                 }
-                Ok(_) => {}
+            }
+            while let Ok(w) = rx.try_recv() {
+                watched.push(w);
+            }
+            match self.watch_round(&adapter, &mut watched).await {
+                Ok(head) => {
+                    if !watched.is_empty() {
+                        let _ = adapter.wait_for_finalized(head, WATCH_POLL).await;
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(action = %record.id, tx = %tx.id, "still waiting for finality: {e}");
+                    tracing::warn!(chain = %chain, transactions = watched.len(), "cannot learn transaction outcomes yet: {e:#}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
     }
 
-    async fn finish(&self, mut record: ActionRecord, status: ActionStatus) -> Result<()> {
-        record.status = status.clone();
-        self.put(&record).await?;
+    /// One query of every watched transaction's status; returns the finalized height seen
+    /// before it, for the wait for the next final block.
+    async fn watch_round(
+        &self,
+        adapter: &Arc<dyn ChainAdapter>,
+        watched: &mut Vec<Watched>,
+    ) -> Result<u64> {
+        let head = adapter.info().await?.finalized_height;
+        let ids: Vec<_> = watched.iter().map(|w| w.tx_id).collect();
+        let statuses = adapter.tx_statuses(&ids).await?;
+        if statuses.len() != ids.len() {
+            bail!(
+                "asked the status of {} transactions, the adapter answered {}",
+                ids.len(),
+                statuses.len()
+            );
+        }
+        let mut finals = Vec::new();
+        let mut still = Vec::with_capacity(watched.len());
+        for (w, status) in std::mem::take(watched).into_iter().zip(statuses) {
+            match status {
+                TxState::Final { height, outcome } => {
+                    finals.push((w.record, ActionStatus::Final { height, outcome }));
+                    continue;
+                }
+                TxState::Unknown => {
+                    if let Some(tx) = &w.record.tx {
+                        if let Err(e) = adapter.broadcast(tx).await {
+                            tracing::warn!(action = %w.record.id, "re-broadcast of a forgotten transaction failed: {e}");
+                        }
+                    }
+                }
+                TxState::Pending | TxState::Included { .. } => {}
+            }
+            if w.since.elapsed() >= FINALITY_WAIT {
+                tracing::warn!(action = %w.record.id, waited_s = w.since.elapsed().as_secs(), "still waiting for finality");
+            }
+            still.push(w);
+        }
+        *watched = still;
+        if let Err(e) = self.finish_all(finals).await {
+            tracing::error!("cannot record outcomes: {e:#}");
+        }
+        Ok(head)
+    }
+
+    async fn finish(&self, record: ActionRecord, status: ActionStatus) -> Result<()> {
+        self.finish_all(vec![(record, status)]).await
+    }
+
+    /// Records every outcome under one flush, then tells the owner of each.
+    async fn finish_all(&self, outcomes: Vec<(ActionRecord, ActionStatus)>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut records = Vec::with_capacity(outcomes.len());
+        for (mut record, status) in outcomes {
+            record.status = status;
+            self.write(&record)?;
+            records.push(record);
+        }
+        self.inner.durable.flush().await?;
         self.inner
             .in_flight
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = self
-            .inner
-            .done
-            .send(ActionDone {
-                id: record.id.clone(),
-                chain: record.chain.clone(),
-                status,
-                tx: record.tx.clone(),
-                first_broadcast_ms: record.first_broadcast_ms,
-            })
-            .await;
+            .fetch_sub(records.len(), std::sync::atomic::Ordering::Relaxed);
+        for record in records {
+            let _ = self
+                .inner
+                .done
+                .send(ActionDone {
+                    id: record.id,
+                    chain: record.chain,
+                    status: record.status,
+                    tx: record.tx,
+                    first_broadcast_ms: record.first_broadcast_ms,
+                })
+                .await;
+        }
         Ok(())
     }
+}
+
+/// A broadcast transaction its chain's watcher waits on, holding one of [`MAX_WATCHED`]
+/// slots.
+struct Watched {
+    tx_id: causeway_core::Hash32,
+    record: ActionRecord,
+    since: Instant,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
