@@ -498,7 +498,7 @@ impl Executor {
         }
         let mut finals = Vec::new();
         let mut still = Vec::with_capacity(watched.len());
-        for (w, status) in std::mem::take(watched).into_iter().zip(statuses) {
+        for (mut w, status) in std::mem::take(watched).into_iter().zip(statuses) {
             match status {
                 TxState::Final { height, outcome } => {
                     finals.push((w.record, ActionStatus::Final { height, outcome }));
@@ -514,7 +514,8 @@ impl Executor {
                 TxState::Pending | TxState::Included { .. } => {}
             }
             if w.since.elapsed() >= FINALITY_WAIT {
-                tracing::warn!(action = %w.record.id, waited_s = w.since.elapsed().as_secs(), "still waiting for finality");
+                tracing::warn!(action = %w.record.id, tx = %w.tx_id, "still waiting for finality after {FINALITY_WAIT:?}");
+                w.since = Instant::now();
             }
             still.push(w);
         }
@@ -566,6 +567,7 @@ impl Executor {
 struct Watched {
     tx_id: causeway_core::Hash32,
     record: ActionRecord,
+    /// Broadcast, or last logged as still waiting.
     since: Instant,
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
