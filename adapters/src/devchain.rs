@@ -36,6 +36,9 @@ pub struct DevchainAdapter {
     signer: Option<SigningKey>,
     /// Next nonce to sign with. Held across prepare so concurrent prepares never share one.
     next_nonce: Mutex<Option<u64>>,
+    /// The node refused a batch of [`STATUS_BATCH`] calls (its `limits.max_batch_calls` is
+    /// lower): statuses are asked one by one from then on.
+    status_batches_refused: std::sync::atomic::AtomicBool,
 }
 
 impl DevchainAdapter {
@@ -53,6 +56,7 @@ impl DevchainAdapter {
             client,
             signer,
             next_nonce: Mutex::new(None),
+            status_batches_refused: Default::default(),
         })
     }
 
@@ -291,8 +295,13 @@ impl ChainAdapter for DevchainAdapter {
         Ok(tx_state(status))
     }
 
-    /// One JSON-RPC batch per [`STATUS_BATCH`] ids (the node's default batch bound).
+    /// One JSON-RPC batch per [`STATUS_BATCH`] ids (the node's default batch bound); one
+    /// call per id on a node that refuses batches that large.
     async fn tx_statuses(&self, ids: &[Hash32]) -> Result<Vec<TxState>, AdapterError> {
+        use std::sync::atomic::Ordering;
+        if self.status_batches_refused.load(Ordering::Relaxed) {
+            return crate::traits::statuses_one_by_one(self, ids).await;
+        }
         let mut statuses = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(STATUS_BATCH) {
             let mut batch = BatchRequestBuilder::new();
@@ -304,11 +313,18 @@ impl ChainAdapter for DevchainAdapter {
                         detail: e.to_string(),
                     })?;
             }
-            let answers = self
-                .client
-                .batch_request::<TxStatus>(batch)
-                .await
-                .map_err(|e| self.map_err(e))?;
+            let answers = match self.client.batch_request::<TxStatus>(batch).await {
+                Ok(answers) => answers,
+                Err(e) => {
+                    let err = self.map_err(e);
+                    if err.is_transient() {
+                        return Err(err);
+                    }
+                    tracing::warn!(chain = %self.chain, "the node refused a batch of {STATUS_BATCH} status calls ({err}); asking one by one from now on: raise its limits.max_batch_calls to {STATUS_BATCH}");
+                    self.status_batches_refused.store(true, Ordering::Relaxed);
+                    return crate::traits::statuses_one_by_one(self, ids).await;
+                }
+            };
             for answer in answers {
                 let status = answer.map_err(|e| AdapterError::Rejected {
                     chain: self.chain.clone(),

@@ -47,11 +47,7 @@ pub trait ChainAdapter: Send + Sync + 'static {
     /// The status of each of `ids`, in order; a relay watching many transactions asks once
     /// per block. The default asks [`ChainAdapter::tx_status`] for each in turn.
     async fn tx_statuses(&self, ids: &[Hash32]) -> Result<Vec<TxState>, AdapterError> {
-        let mut statuses = Vec::with_capacity(ids.len());
-        for id in ids {
-            statuses.push(self.tx_status(id).await?);
-        }
-        Ok(statuses)
+        statuses_one_by_one(self, ids).await
     }
 
     /// The account this adapter signs with, if it has a key.
@@ -116,6 +112,18 @@ pub trait ChainAdapter: Send + Sync + 'static {
             poll = (poll * 2).min(Duration::from_millis(250));
         }
     }
+}
+
+/// [`ChainAdapter::tx_statuses`] by one `tx_status` call per id, in order.
+pub async fn statuses_one_by_one<A: ChainAdapter + ?Sized>(
+    adapter: &A,
+    ids: &[Hash32],
+) -> Result<Vec<TxState>, AdapterError> {
+    let mut statuses = Vec::with_capacity(ids.len());
+    for id in ids {
+        statuses.push(adapter.tx_status(id).await?);
+    }
+    Ok(statuses)
 }
 
 /// Most pages [`finalized_events`] reads before it gives up (a bound on a chain that never

@@ -557,3 +557,65 @@ async fn bad_cli_input_is_refused_saying_what_to_do() {
     // Nothing was half-created by the refused inits.
     assert!(!std::path::Path::new(home).join("genesis.json").exists());
 }
+
+// specs/adapter.md §3.3. Regression guard: a node whose `limits.max_batch_calls` is below the
+// adapter's status batch refuses the batch; the executor's watcher would then never learn an
+// outcome unless the adapter falls back to one call per id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_are_answered_by_a_node_that_refuses_large_batches() {
+    let net = Net::new();
+    net.key("alice");
+    let bob = net.key("bob");
+    let mut node = net.devchain("dev-a", &["alice=USD:1000000"]).await.unwrap();
+    assert!(
+        node.process.terminate(WAIT).unwrap(),
+        "the node stops cleanly"
+    );
+    let config = node.home.join("node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let default = causeway_devchain::config::DEFAULT_MAX_BATCH_CALLS;
+    let limited = text.replace(
+        &format!("max_batch_calls = {default}"),
+        "max_batch_calls = 2",
+    );
+    assert_ne!(text, limited, "node.toml names max_batch_calls: {text}");
+    std::fs::write(&config, limited).unwrap();
+    let node = causeway_relay::launch::DevchainProcess::start(&net.bin, &node.home, 0)
+        .await
+        .unwrap();
+    let adapter = DevchainAdapter::new(
+        ChainId::new("dev-a").unwrap(),
+        &node.rpc_url,
+        Some(net.signing_key("alice")),
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3u128 {
+        let tx = adapter
+            .submit(&Action::Transfer {
+                to: bob.clone(),
+                asset: usd(),
+                amount: Amount(i + 1),
+            })
+            .await
+            .unwrap();
+        adapter.wait_final(&tx, WAIT).await.unwrap();
+        ids.push(tx.id);
+    }
+    ids.insert(1, causeway_core::sha256(b"a transaction nobody sent"));
+    for _ in 0..2 {
+        let statuses = adapter.tx_statuses(&ids).await.unwrap();
+        assert!(
+            matches!(
+                statuses[..],
+                [
+                    TxState::Final { .. },
+                    TxState::Unknown,
+                    TxState::Final { .. },
+                    TxState::Final { .. }
+                ]
+            ),
+            "{statuses:?}"
+        );
+    }
+}
