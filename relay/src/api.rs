@@ -114,6 +114,10 @@ pub struct RelayStatus {
     pub swaps_active: usize,
     /// Chain actions recorded and not yet final or refused.
     pub actions_in_flight: usize,
+    /// The relay database's flushes and the writes queued for its flusher (absent from
+    /// relays older than this field).
+    #[serde(default)]
+    pub storage: crate::durable::DurableStats,
 }
 
 /// JSON-RPC error codes of the relay API.

@@ -76,6 +76,9 @@ pub struct DurableStats {
     /// Batches and transactions the flusher applied.
     #[serde(default)]
     pub applied: u64,
+    /// Writes waiting for the flusher now (at most [`MAX_QUEUED_WRITES`]).
+    #[serde(default)]
+    pub queued_writes: usize,
 }
 
 impl Durable {
@@ -152,6 +155,12 @@ impl Durable {
             requested: self.shared.tickets.load(Ordering::Relaxed),
             flushes: self.shared.flushes.load(Ordering::Relaxed),
             applied: self.shared.applied.load(Ordering::Relaxed),
+            queued_writes: self
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len(),
         }
     }
 

@@ -88,6 +88,11 @@ pub async fn run(cmd: RelayCommand, out: Output) -> Result<()> {
                         }
                     ));
                 }
+                let storage = &status.storage;
+                lines.push(format!(
+                    "storage: {} flushes for {} requests, {} batches applied, {} writes queued",
+                    storage.flushes, storage.requested, storage.applied, storage.queued_writes
+                ));
                 lines.join("\n")
             });
             Ok(())

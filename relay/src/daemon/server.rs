@@ -55,6 +55,7 @@ impl RelayApiServer for ApiServer {
             chains,
             swaps_active: self.swaps.active_count().await,
             actions_in_flight: self.executor.in_flight(),
+            storage: self.store.durable().stats(),
         })
     }
 

@@ -150,6 +150,11 @@ async fn completed_swap_moves_both_assets_and_balances_are_right() {
         .await
         .unwrap();
         assert_eq!(status["swaps_active"], 0, "{status:#}");
+        // Every swap step was flushed, and every page of events went through the flusher.
+        let storage = &status["storage"];
+        assert!(storage["flushes"].as_u64() > Some(0), "{status:#}");
+        assert!(storage["applied"].as_u64() > Some(0), "{status:#}");
+        assert_eq!(storage["queued_writes"], 0, "{status:#}");
     }
     let list = w
         .net
