@@ -447,7 +447,7 @@ impl Attester {
                     else {
                         continue;
                     };
-                    if let Some(i) = place_in_batch(&batch, index, *source_position) {
+                    if let Some(i) = batch.place_of(index, *source_position) {
                         if let Some(flag) = batch.executed.get_mut(i) {
                             *flag = true;
                         }
@@ -781,27 +781,6 @@ fn submission(batch: &BatchRecord, signature: String, whole_limit: Option<usize>
     }
 }
 
-/// Where the transfer at `source_position` sits in `batch`: its recorded index when the
-/// batch's transfers confirm it or were not loaded, else found by a scan (older records).
-pub(crate) fn place_in_batch(
-    batch: &BatchRecord,
-    index: Option<u32>,
-    source_position: causeway_core::Position,
-) -> Option<usize> {
-    let recorded = index.map(|i| i as usize).filter(|&i| {
-        batch
-            .transfers
-            .get(i)
-            .is_none_or(|t| t.source_position == source_position)
-    });
-    recorded.or_else(|| {
-        batch
-            .transfers
-            .iter()
-            .position(|t| t.source_position == source_position)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,12 +794,12 @@ mod tests {
         let third = full.transfers[2].source_position;
         let mut status_only = full.clone();
         status_only.transfers = Arc::default();
-        assert_eq!(place_in_batch(&status_only, Some(2), third), Some(2));
-        assert_eq!(place_in_batch(&full, Some(2), third), Some(2));
+        assert_eq!(status_only.place_of(Some(2), third), Some(2));
+        assert_eq!(full.place_of(Some(2), third), Some(2));
         // Records without an index, or with one the transfers contradict, are scanned.
-        assert_eq!(place_in_batch(&full, None, third), Some(2));
-        assert_eq!(place_in_batch(&full, Some(0), third), Some(2));
-        assert_eq!(place_in_batch(&status_only, None, third), None);
+        assert_eq!(full.place_of(None, third), Some(2));
+        assert_eq!(full.place_of(Some(0), third), Some(2));
+        assert_eq!(status_only.place_of(None, third), None);
     }
 
     fn is_whole(action: &Action) -> bool {

@@ -74,6 +74,22 @@ impl BatchRecord {
         self.accepted && self.executed.iter().all(|e| *e)
     }
 
+    /// Where the transfer at `source_position` sits in this batch: its recorded `index`
+    /// (from [`TransferState::Batched`]) when the transfers confirm it or were not loaded,
+    /// else found by a scan (records older than the index).
+    pub fn place_of(&self, index: Option<u32>, source_position: Position) -> Option<usize> {
+        let recorded = index.map(|i| i as usize).filter(|&i| {
+            self.transfers
+                .get(i)
+                .is_none_or(|t| t.source_position == source_position)
+        });
+        recorded.or_else(|| {
+            self.transfers
+                .iter()
+                .position(|t| t.source_position == source_position)
+        })
+    }
+
     /// The record as stored under `b/`: everything but the transfers.
     fn status(&self) -> BatchRecord {
         BatchRecord {

@@ -203,7 +203,7 @@ impl Notary {
                         view.vouched = self.attester.vouched(&batch.session).await
                             || batch.signature.is_some();
                         view.signed_ms = batch.signed_ms;
-                        let i = super::attester::place_in_batch(&batch, index, t.source_position);
+                        let i = batch.place_of(index, t.source_position);
                         if i.and_then(|i| batch.executed.get(i).copied())
                             .unwrap_or(false)
                         {
