@@ -1,12 +1,15 @@
 //! The attester's durable state, in one sled tree so every change is one atomic batch:
 //! transfers seen final (`t/`), per-route sequence counters (`r/`), batches (`b/`, the
-//! small part that changes), their transfers (`bt/`, written once when the batch closes),
+//! small part that changes), their members (`bt/`, written once when the batch closes),
 //! the unfinished batches (`o/`) and a source-transaction index (`x/`).
 //!
 //! A batch's transfers are kept apart from its status because the status is rewritten on
 //! every step (signed, accepted, each transfer paid) and read on every reconcile pass,
 //! while the transfers never change: re-encoding hundreds of them each time was a fifth
-//! of a member's CPU under load.
+//! of a member's CPU under load. `bt/` names them by source position only; each transfer
+//! is stored once, in its `t/` entry. A `bt/` value holding the transfers themselves
+//! (tens of KiB at 256 a batch) made sled rewrite leaves of up to 16 of them as blob
+//! files: 25 KiB written to disk per transfer.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -125,7 +128,7 @@ pub struct RouteState {
 pub struct Book {
     tree: sled::Tree,
     durable: crate::durable::Durable,
-    /// Decoded transfers of batches read since the last [`Book::open_batches`], which
+    /// Transfers of batches sealed or read since the last [`Book::open_batches`], which
     /// forgets those no longer open: at most the open batches plus the few looked up since.
     bodies: Mutex<BTreeMap<Vec<u8>, Arc<Vec<Transfer>>>>,
 }
@@ -167,6 +170,37 @@ fn body_key(batch_key: &[u8]) -> Vec<u8> {
     key(b"bt/", &[&batch_key[2..]])
 }
 
+/// The version byte of a `bt/` value that lists its transfers' source positions (each
+/// height u64 then index u32, big-endian, in batch order). Older versions stored the
+/// transfers as a JSON array, which starts with `[`.
+const BODY_POSITIONS: u8 = 1;
+const POSITION_BYTES: usize = 12;
+
+fn encode_body(transfers: &[Transfer]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + transfers.len() * POSITION_BYTES);
+    out.push(BODY_POSITIONS);
+    for t in transfers {
+        out.extend_from_slice(&t.source_position.height.to_be_bytes());
+        out.extend_from_slice(&t.source_position.index.to_be_bytes());
+    }
+    out
+}
+
+fn decode_positions(bytes: &[u8]) -> Option<Vec<Position>> {
+    let chunks = bytes.chunks_exact(POSITION_BYTES);
+    if !chunks.remainder().is_empty() {
+        return None;
+    }
+    chunks
+        .map(|c| {
+            Some(Position::new(
+                u64::from_be_bytes(c[..8].try_into().ok()?),
+                u32::from_be_bytes(c[8..].try_into().ok()?),
+            ))
+        })
+        .collect()
+}
+
 /// Present once every batch keeps its transfers under `bt/` (records of older versions
 /// carried them inline and are moved at the first open).
 const BODIES_SPLIT_KEY: &[u8] = b"m/bodies-split";
@@ -203,7 +237,13 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
 pub struct Changes {
     batch: sled::Batch,
     unencodable: Option<String>,
+    /// Transfers of batches sealed by this change, for the book's cache once it is applied:
+    /// the reconcile pass right after a seal needs them, and they are in hand.
+    sealed: Vec<Sealed>,
 }
+
+/// A sealed batch's key and transfers.
+type Sealed = (Vec<u8>, Arc<Vec<Transfer>>);
 
 impl Changes {
     fn put<T: Serialize + ?Sized>(&mut self, key: impl AsRef<[u8]>, what: &str, value: &T) {
@@ -224,10 +264,10 @@ impl Changes {
         self.batch.remove(key.as_ref());
     }
 
-    fn into_batch(self) -> Result<sled::Batch> {
+    fn into_batch(self) -> Result<(sled::Batch, Vec<Sealed>)> {
         match self.unencodable {
             Some(error) => bail!("{error}; nothing of this change was written"),
-            None => Ok(self.batch),
+            None => Ok((self.batch, self.sealed)),
         }
     }
 
@@ -263,10 +303,13 @@ impl Changes {
         }
     }
 
-    /// A batch just sealed: its transfers (once) and its status.
+    /// A batch just sealed: which transfers it holds (once) and its status. Its transfers'
+    /// `t/` entries must be stored, by this change or an earlier one: the batch names them.
     pub fn put_new_batch(&mut self, batch: &BatchRecord) {
         let k = batch_key(&batch.source_chain, &batch.dest_chain, batch.sequence);
-        self.put(body_key(&k), "batch transfers", &*batch.transfers);
+        self.batch
+            .insert(body_key(&k), encode_body(&batch.transfers));
+        self.sealed.push((k, batch.transfers.clone()));
         self.put_batch(batch);
     }
 
@@ -344,27 +387,66 @@ impl Book {
             .tree
             .get(body_key(k))?
             .with_context(|| format!("stored notary batch {} has no transfers", batch.sequence))?;
-        let transfers: Arc<Vec<Transfer>> = Arc::new(decode(&body, "batch transfers")?);
+        let transfers: Arc<Vec<Transfer>> = Arc::new(match body.split_first() {
+            Some((&BODY_POSITIONS, positions)) => self.transfers_of_batch(&batch, positions)?,
+            _ => decode(&body, "batch transfers")?,
+        });
         bodies.insert(k.to_vec(), transfers.clone());
         batch.transfers = transfers;
         Ok(batch)
     }
 
+    /// The transfers a `bt/` value names by source position, from their `t/` entries.
+    fn transfers_of_batch(&self, batch: &BatchRecord, positions: &[u8]) -> Result<Vec<Transfer>> {
+        let positions = decode_positions(positions).with_context(|| {
+            format!(
+                "stored notary batch {} lists its transfers in a corrupt form",
+                batch.sequence
+            )
+        })?;
+        positions
+            .into_iter()
+            .map(|p| {
+                let entry = self
+                    .transfer(&transfer_key(&batch.source_chain, &batch.dest_chain, p))?
+                    .with_context(|| {
+                        format!(
+                            "stored notary batch {} names a transfer at {p} that is not stored",
+                            batch.sequence
+                        )
+                    })?;
+                Ok(entry.transfer)
+            })
+            .collect()
+    }
+
+    fn remember_sealed(&self, sealed: Vec<Sealed>) {
+        if sealed.is_empty() {
+            return;
+        }
+        let mut bodies = self.bodies.lock().unwrap_or_else(|e| e.into_inner());
+        bodies.extend(sealed);
+    }
+
     /// `apply` for start-up, before the runtime serves anything.
     pub fn tree_apply_blocking(&self, changes: Changes) -> Result<()> {
-        self.tree.apply_batch(changes.into_batch()?)?;
+        let (batch, sealed) = changes.into_batch()?;
+        self.tree.apply_batch(batch)?;
         self.tree.flush()?;
+        self.remember_sealed(sealed);
         Ok(())
     }
 
     /// Applies the changes as one batch, on the flusher (see `durable.rs`), and returns once
     /// they are durable.
     pub async fn apply(&self, changes: Changes) -> Result<()> {
-        let batch = changes.into_batch()?;
+        let (batch, sealed) = changes.into_batch()?;
         let tree = self.tree.clone();
         self.durable
             .apply_and_flush(move || Ok(tree.apply_batch(batch)?))
-            .await
+            .await?;
+        self.remember_sealed(sealed);
+        Ok(())
     }
 
     pub fn transfer(&self, key: &[u8]) -> Result<Option<TransferEntry>> {

@@ -36,6 +36,25 @@ pub(crate) fn batch(sequence: u64, transfers: u32) -> BatchRecord {
     }
 }
 
+/// What the attester writes when it seals `batch`: its transfers' entries, then the batch.
+pub(crate) fn put_sealed(changes: &mut Changes, batch: &BatchRecord) {
+    for (index, t) in (0u32..).zip(batch.transfers.iter()) {
+        let entry = TransferEntry {
+            transfer: t.clone(),
+            dest_chain: batch.dest_chain.clone(),
+            time_ms: 5,
+            seen_ms: Some(6),
+            state: TransferState::Batched {
+                sequence: batch.sequence,
+                index: Some(index),
+            },
+        };
+        let key = transfer_key(&batch.source_chain, &batch.dest_chain, t.source_position);
+        changes.put_transfer(&key, &entry, None);
+    }
+    changes.put_new_batch(batch);
+}
+
 fn open_book(dir: &std::path::Path) -> (sled::Db, Book) {
     let db = sled::open(dir).unwrap();
     let book = Book::open(&crate::durable::Durable::new(&db)).unwrap();
@@ -59,7 +78,7 @@ fn a_status_change_rewrites_the_status_but_never_the_transfers() {
     let (_db, book) = open_book(dir.path());
     let mut record = batch(1, 3);
     let mut changes = Changes::default();
-    changes.put_new_batch(&record);
+    put_sealed(&mut changes, &record);
     book.tree_apply_blocking(changes).unwrap();
     let body = body_key(&batch_key(&chain("a"), &chain("b"), 1));
     let written = book.tree.get(&body).unwrap().unwrap();
@@ -107,8 +126,8 @@ fn the_transfer_cache_keeps_only_open_batches() {
     let (_db, book) = open_book(dir.path());
     let mut done = batch(1, 1);
     let mut changes = Changes::default();
-    changes.put_new_batch(&done);
-    changes.put_new_batch(&batch(2, 1));
+    put_sealed(&mut changes, &done);
+    put_sealed(&mut changes, &batch(2, 1));
     book.tree_apply_blocking(changes).unwrap();
     done.accepted = true;
     done.executed = vec![true];
@@ -116,8 +135,8 @@ fn the_transfer_cache_keeps_only_open_batches() {
     changes.put_batch(&done);
     book.tree_apply_blocking(changes).unwrap();
 
+    assert_eq!(book.bodies.lock().unwrap().len(), 2, "sealing caches both");
     book.batch(&chain("a"), &chain("b"), 1).unwrap().unwrap();
-    assert_eq!(book.bodies.lock().unwrap().len(), 1);
     let open = book.open_batches().unwrap();
     assert_eq!(open.iter().map(|b| b.sequence).collect::<Vec<_>>(), [2]);
     let cached: Vec<Vec<u8>> = book.bodies.lock().unwrap().keys().cloned().collect();
@@ -152,7 +171,7 @@ fn a_value_that_cannot_be_encoded_fails_the_whole_change_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_db, book) = open_book(dir.path());
     let mut changes = Changes::default();
-    changes.put_new_batch(&batch(1, 3));
+    put_sealed(&mut changes, &batch(1, 3));
     changes.put(b"x/broken", "test value", &Unencodable);
     let err = book.tree_apply_blocking(changes).unwrap_err().to_string();
     assert!(err.contains("cannot encode notary test value"), "{err}");
@@ -185,7 +204,7 @@ fn a_batch_status_reads_back_without_its_transfers() {
     let mut record = batch(1, 3);
     record.accepted = true;
     let mut changes = Changes::default();
-    changes.put_new_batch(&record);
+    put_sealed(&mut changes, &record);
     book.tree_apply_blocking(changes).unwrap();
     let status = book
         .batch_status(&chain("a"), &chain("b"), 1)
@@ -249,4 +268,68 @@ fn index_keys_follow_a_transfer_from_taken_in_to_held_released_and_batched() {
         assert_eq!(indexed(&book, &key), expected, "after {after:?}");
         assert_eq!(book.transfer(&key).unwrap().unwrap().state, *after);
     }
+}
+
+// Regression: `bt/` held the batch's transfers themselves (about 85 KiB at 256 a batch),
+// and sled rewrote leaves of up to 16 such values as blob files, so a member wrote about
+// 25 KiB to disk per transfer under load. Now it names them by source position.
+#[test]
+fn a_sealed_batch_names_its_transfers_by_position_and_reads_them_back_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = batch(1, 3);
+    {
+        let (db, book) = open_book(dir.path());
+        let mut changes = Changes::default();
+        put_sealed(&mut changes, &record);
+        book.tree_apply_blocking(changes).unwrap();
+        let body = book
+            .tree
+            .get(body_key(&batch_key(&chain("a"), &chain("b"), 1)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(body.len(), 1 + 3 * POSITION_BYTES);
+        db.flush().unwrap();
+    }
+    let (_db, book) = open_book(dir.path());
+    assert!(book.bodies.lock().unwrap().is_empty());
+    let read = book.batch(&chain("a"), &chain("b"), 1).unwrap().unwrap();
+    assert_eq!(*read.transfers, *record.transfers);
+}
+
+#[test]
+fn batch_transfers_stored_whole_by_an_older_version_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = batch(1, 2);
+    {
+        let (db, book) = open_book(dir.path());
+        let k = batch_key(&chain("a"), &chain("b"), 1);
+        book.tree
+            .insert(
+                body_key(&k),
+                serde_json::to_vec(&*record.transfers).unwrap(),
+            )
+            .unwrap();
+        book.tree
+            .insert(&k, serde_json::to_vec(&record.status()).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let (_db, book) = open_book(dir.path());
+    let read = book.batch(&chain("a"), &chain("b"), 1).unwrap().unwrap();
+    assert_eq!(*read.transfers, *record.transfers);
+}
+
+#[test]
+fn a_batch_naming_a_transfer_that_is_not_stored_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let mut changes = Changes::default();
+    changes.put_new_batch(&batch(4, 2));
+    book.tree_apply_blocking(changes).unwrap();
+    book.bodies.lock().unwrap().clear();
+    let err = book.batch(&chain("a"), &chain("b"), 4).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("batch 4 names a transfer at 10:0 that is not stored"),
+        "{err:#}"
+    );
 }
