@@ -4,6 +4,7 @@
 //! latency percentiles per stage, and each process's CPU time and peak memory; it writes
 //! the report as JSON and a latency plot (SVG) to `--out`.
 
+mod finality;
 mod mix;
 mod plot;
 mod report;

@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use causeway_adapters::devchain::DevchainAdapter;
-use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
+use causeway_adapters::{Action, ChainAdapter};
 use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32, Position};
 use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
 
+use super::finality::FinalityWatch;
 use super::report::{InFlight, Sample};
 use super::{ms, work_dir, Pacer, Run, STOP_TIMEOUT};
 use crate::api::RelayApiClient;
@@ -37,7 +38,7 @@ const MAX_SENDERS: usize = 2_000;
 /// Most committee members one run may start (each is a process).
 const MAX_MEMBERS: usize = 100;
 /// How long the run waits for the last release after the last lock, at least.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
+pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 /// Releases per second the drain timeout assumes at worst, for long runs.
 const DRAIN_FLOOR_PER_S: u64 = 100;
 /// How often the destination's events are read.
@@ -379,7 +380,8 @@ pub async fn drive(
     })
 }
 
-/// Every sender sends its share one lock after another, each start paced by `pacer`.
+/// Every sender sends its share one lock after another, each start paced by `pacer`; one
+/// reader of the source's final events tells each when its lock is final.
 async fn lock_all(
     bridge: &Bridge,
     c: &CommitteeArgs,
@@ -387,6 +389,11 @@ async fn lock_all(
     started: Instant,
 ) -> Result<Vec<Lock>> {
     let source_url = &bridge.nodes[0].rpc_url;
+    let watch = Arc::new(FinalityWatch::start(DevchainAdapter::new(
+        bridge.source.clone(),
+        source_url,
+        None,
+    )?));
     let mut tasks = Vec::new();
     for (i, sender) in bridge.senders.iter().enumerate() {
         let share = c.transfers / c.concurrency + usize::from(i < c.transfers % c.concurrency);
@@ -398,7 +405,7 @@ async fn lock_all(
             asset: AssetId::new("USD")?,
             amount: Amount(1),
         };
-        let pacer = pacer.clone();
+        let (pacer, watch) = (pacer.clone(), watch.clone());
         tasks.push(tokio::spawn(async move {
             let mut locks = Vec::with_capacity(share);
             for _ in 0..share {
@@ -407,27 +414,17 @@ async fn lock_all(
                 let start_s = started.elapsed().as_secs_f64();
                 let start_unix_ms = now_ms();
                 let tx = adapter
-                    .submit(&action)
+                    .prepare(&action)
                     .await
-                    .context("locking on the source chain")?;
-                match adapter
-                    .wait_final(&tx, DRAIN_TIMEOUT)
-                    .await
-                    .context("waiting for a lock to be final")?
-                {
-                    TxState::Final {
-                        outcome: TxOutcome::Success,
-                        ..
-                    } => {}
-                    other => bail!("lock {} did not succeed: {other:?}", tx.id),
-                }
+                    .context("preparing a lock on the source chain")?;
+                let final_at = watch.send_and_wait(&adapter, &tx).await?;
                 locks.push(Lock {
                     sender: i,
                     tx: tx.id,
                     start,
                     start_s,
                     start_unix_ms,
-                    final_ms: ms(start.elapsed()),
+                    final_ms: ms(final_at.saturating_duration_since(start)),
                 });
             }
             Ok::<_, anyhow::Error>(locks)
