@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use causeway_adapters::ChainAdapter;
-use causeway_core::{ChainEvent, ChainId};
+use causeway_core::{ChainEvent, ChainId, EventPage};
 use tokio::sync::watch;
 
 use super::status::StatusBoard;
@@ -69,6 +69,20 @@ enum Round {
     More,
     /// Every final event up to this height is ingested.
     CaughtUp { finalized_height: u64 },
+}
+
+/// The head a full page proves complete: its last event below the page's `next` block, with
+/// that event's block time. Every event at or below that height has been handed over (the
+/// rest come at `next` or later), so heads keep moving while a chain produces more than a
+/// page per read; before, a follower under sustained load heard of no head at all, and no
+/// batch closed until the load dipped. The time is a block time at or before the height's,
+/// so a deadline is judged no earlier than the chain's clock allows.
+fn complete_below_cursor(page: &EventPage) -> Option<(u64, u64)> {
+    page.events
+        .iter()
+        .rev()
+        .find(|e| e.position.height < page.next.height)
+        .map(|e| (e.position.height, e.time_ms))
 }
 
 pub struct Follower {
@@ -145,11 +159,16 @@ impl Follower {
         }
         let n = page.events.len() as u64;
         let full = n == u64::from(PAGE_SIZE);
-        if !full && page.finalized_height >= info.finalized_height {
+        let head = if !full && page.finalized_height >= info.finalized_height {
+            Some((info.finalized_height, info.finalized_time_ms))
+        } else if full {
+            complete_below_cursor(&page)
+        } else {
+            None
+        };
+        if let Some((height, time_ms)) = head {
             for consumer in &self.consumers {
-                consumer
-                    .on_head(chain, info.finalized_height, info.finalized_time_ms)
-                    .await?;
+                consumer.on_head(chain, height, time_ms).await?;
             }
         }
         self.board.update(chain, |s| {
@@ -185,5 +204,46 @@ impl Follower {
             failures = s.consecutive_failures;
         });
         failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_core::{Address, Amount, AssetId, EventKind, Hash32, Position};
+
+    fn at(height: u64, index: u32) -> ChainEvent {
+        ChainEvent {
+            chain_id: ChainId::new("a").unwrap(),
+            position: Position::new(height, index),
+            tx_hash: Hash32::ZERO,
+            time_ms: 1_000 * height,
+            kind: EventKind::Transfer {
+                from: Address::new("aa").unwrap(),
+                to: Address::new("bb").unwrap(),
+                asset: AssetId::new("USD").unwrap(),
+                amount: Amount(1),
+            },
+        }
+    }
+
+    fn page(events: Vec<ChainEvent>, next: Position) -> EventPage {
+        EventPage {
+            events,
+            next,
+            finalized_height: 99,
+        }
+    }
+
+    // Regression: under sustained load every page was full and no head was delivered, so a
+    // member closed no batch for seconds at a time, then dozens at once.
+    #[test]
+    fn a_full_page_ending_inside_a_block_proves_the_blocks_before_it() {
+        let mid_block = page(vec![at(4, 0), at(5, 0), at(5, 1)], Position::new(5, 2));
+        assert_eq!(complete_below_cursor(&mid_block), Some((4, 4_000)));
+        let at_block_end = page(vec![at(4, 0), at(5, 0)], Position::new(6, 0));
+        assert_eq!(complete_below_cursor(&at_block_end), Some((5, 5_000)));
+        let one_block = page(vec![at(7, 0), at(7, 1)], Position::new(7, 2));
+        assert_eq!(complete_below_cursor(&one_block), None);
     }
 }

@@ -78,6 +78,11 @@ pub(super) struct Volatile {
     /// When this run first saw each batch (or control) signed / accepted (fallback timing).
     pub(super) signed_at: BTreeMap<Vec<u8>, Instant>,
     accepted_at: BTreeMap<Vec<u8>, Instant>,
+    /// The destination block each batch was accepted in, as this run saw it, and the last
+    /// head (finalized height) each followed chain delivered after all its events: see
+    /// [`acceptance_block_complete`].
+    accepted_in: BTreeMap<Vec<u8>, u64>,
+    heads: BTreeMap<ChainId, u64>,
     /// Batches this run submitted (by submit attempt), and whose executions it queued (by
     /// execute attempt): each is handed to the executor once per attempt, not every pass.
     submitted: BTreeMap<Vec<u8>, u32>,
@@ -196,6 +201,9 @@ impl Attester {
     /// and the others only after their fallback delay.
     pub async fn reconcile(&self) -> Result<()> {
         self.reconcile_controls().await?;
+        // Heads read before the batches: the book holds every event up to them, so a batch
+        // read below was read with all of its acceptance block's payments.
+        let heads = self.state.lock().await.heads.clone();
         let open = self.book.open_batches()?;
         // Per route: how many unaccepted batches are already on their way from this member.
         // The chain accepts sequence n only after n-1, and one account's transactions land
@@ -251,6 +259,12 @@ impl Attester {
             // a large batch before it concludes the first-ranked one is not doing them.
             let wait = wait * (1 + batch.transfers.len() as u32 / EXECUTIONS_PER_FALLBACK);
             let mut state = self.state.lock().await;
+            if !acceptance_block_complete(
+                state.accepted_in.get(&key).copied(),
+                heads.get(&batch.dest_chain).copied(),
+            ) {
+                continue;
+            }
             let since = *state
                 .accepted_at
                 .entry(key.clone())
@@ -296,6 +310,7 @@ impl Attester {
         let keep = |k: &Vec<u8>| keys.contains(k);
         state.signed_at.retain(|k, _| keep(k) || k.len() == 32);
         state.accepted_at.retain(|k, _| keep(k));
+        state.accepted_in.retain(|k, _| keep(k));
         state.submitted.retain(|k, _| keep(k));
         state.executing.retain(|k, _| keep(k));
         let now = Instant::now();
@@ -427,6 +442,7 @@ impl Attester {
                         continue;
                     }
                     batch.accepted = true;
+                    state.accepted_in.insert(k.clone(), event.position.height);
                     batches.insert(k, batch);
                 }
                 EventKind::BridgeReceived {
@@ -628,7 +644,26 @@ impl EventConsumer for Attester {
     }
 
     async fn on_head(&self, chain: &ChainId, finalized_height: u64, _time_ms: u64) -> Result<()> {
+        self.state
+            .lock()
+            .await
+            .heads
+            .insert(chain.clone(), finalized_height);
         self.close_batches(chain, finalized_height).await
+    }
+}
+
+/// Whether this member has taken in every event of the block that accepted a batch (its
+/// follower delivered a head at or past it), so the batch's `executed` flags are complete.
+/// A whole-batch submission pays every transfer in the acceptance's own transaction, but a
+/// page of events can end between the acceptance and those payments: executing on the
+/// flags alone sent every "unpaid" transfer again, each refused as already executed.
+/// An acceptance seen before a restart is unknown and counts as complete: at worst a few
+/// executions are refused as already done.
+fn acceptance_block_complete(accepted_in: Option<u64>, head: Option<u64>) -> bool {
+    match accepted_in {
+        None => true,
+        Some(height) => head.is_some_and(|head| head >= height),
     }
 }
 
@@ -783,6 +818,18 @@ fn submission(batch: &BatchRecord, signature: String, whole_limit: Option<usize>
 
 #[cfg(test)]
 mod tests {
+    // Regression: a page of events ending between a batch's acceptance and its payments (a
+    // 256-transfer batch is 257 events, a page 500) made the first-ranked member execute
+    // every transfer again, each refused as already executed (700 refusals in a run).
+    #[test]
+    fn executions_wait_for_the_rest_of_the_acceptance_block() {
+        assert!(!super::acceptance_block_complete(Some(7), None));
+        assert!(!super::acceptance_block_complete(Some(7), Some(6)));
+        assert!(super::acceptance_block_complete(Some(7), Some(7)));
+        assert!(super::acceptance_block_complete(Some(7), Some(9)));
+        assert!(super::acceptance_block_complete(None, None));
+    }
+
     use super::*;
     use crate::notary::book::tests::batch;
 

@@ -23,6 +23,8 @@ use super::wire::Wire;
 
 /// Start requests queued before the attester waits.
 const COMMAND_QUEUE: usize = 1024;
+/// Committee messages handled between two flushes of their nonce records, at most.
+const MAX_MESSAGES_PER_FLUSH: usize = 256;
 /// Completed signatures queued for the attester.
 pub const COMPLETION_QUEUE: usize = 1024;
 /// Test hook: a member started with this set to 1 sends invalid signature shares, so the
@@ -173,7 +175,17 @@ impl Service {
                         }
                     }
                 }
-                Some(received) = inbound.recv() => self.on_inbound(received),
+                Some(received) = inbound.recv() => {
+                    let mut outputs = self.on_inbound(received);
+                    // Whatever else has arrived shares this round's flush (below).
+                    for _ in 1..MAX_MESSAGES_PER_FLUSH {
+                        match inbound.try_recv() {
+                            Ok(received) => outputs.extend(self.on_inbound(received)),
+                            Err(_) => break,
+                        }
+                    }
+                    outputs
+                }
                 Some((session, attempt)) = timers.recv() => {
                     if self.attempts.get(&session) == Some(&attempt) {
                         tracing::info!(session = %session, attempt, "attempt timed out; next coordinator");
@@ -216,19 +228,44 @@ impl Service {
         }
     }
 
-    /// Performs outputs in order, then whatever this member's messages to itself produce.
+    /// Performs outputs, then whatever this member's messages to itself produce. The nonce
+    /// records of all the outputs are written, then flushed once, and only then does any
+    /// message leave, in order (§5): one flush per message made each member's sessions
+    /// wait on one another's fsyncs, so that under load attempts timed out and were redone.
     async fn perform(
         &mut self,
         mut outputs: Vec<SigningOutput>,
         timers: &mpsc::Sender<(SessionId, u32)>,
     ) -> Result<()> {
         loop {
+            let mut guarded = false;
+            let mut sends = Vec::new();
+            let mut rest = Vec::new();
             for output in std::mem::take(&mut outputs) {
+                match output {
+                    SigningOutput::Send(envelope) => sends.push(envelope),
+                    SigningOutput::PersistNonceThenSend { record, envelope } => {
+                        self.store_nonce(&record)?;
+                        guarded = true;
+                        sends.push(envelope);
+                    }
+                    other => rest.push(other),
+                }
+            }
+            if guarded {
+                self.durable.flush().await?;
+            }
+            for envelope in sends {
+                self.send(envelope);
+            }
+            for output in rest {
                 self.perform_one(output, timers).await?;
             }
-            match self.local.pop_front() {
-                Some(message) => outputs = self.node.receive(self.me, message),
-                None => break,
+            if self.local.is_empty() {
+                break;
+            }
+            while let Some(message) = self.local.pop_front() {
+                outputs.extend(self.node.receive(self.me, message));
             }
         }
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
@@ -251,8 +288,7 @@ impl Service {
             SigningOutput::Send(envelope) => self.send(envelope),
             SigningOutput::PersistNonceThenSend { record, envelope } => {
                 // specs/notary.md §5: durable before the commitment or share leaves.
-                self.nonces
-                    .insert(nonce_key(&record.round), serde_json::to_vec(&record)?)?;
+                self.store_nonce(&record)?;
                 self.durable.flush().await?;
                 self.send(envelope);
             }
@@ -349,6 +385,12 @@ impl Service {
         if envelope.to == Recipient::Everyone || envelope.to.includes(self.me) {
             self.local.push_back(message);
         }
+    }
+
+    fn store_nonce(&self, record: &NonceRecord) -> Result<()> {
+        self.nonces
+            .insert(nonce_key(&record.round), serde_json::to_vec(record)?)?;
+        Ok(())
     }
 
     /// The session is over: its nonces are no longer needed (the node forgot them too).
