@@ -83,6 +83,8 @@ pub struct ActionDone {
     pub id: String,
     pub chain: ChainId,
     pub status: ActionStatus,
+    /// None when a finished action's outcome is delivered again (see
+    /// [`Executor::submit_many`]): only its header is kept.
     pub tx: Option<PreparedTx>,
     /// See [`ActionRecord::first_broadcast_ms`].
     pub first_broadcast_ms: Option<u64>,
@@ -193,7 +195,10 @@ impl Executor {
     }
 
     /// Records several actions, then queues them in order; idempotent by id like
-    /// [`Executor::submit`].
+    /// [`Executor::submit`]. An id already done has its recorded outcome delivered again:
+    /// a crash between storing an outcome and delivering it would otherwise lose it for
+    /// good, since the owner's re-submission at start found the id done and did nothing.
+    /// Owners take a repeated outcome as a no-op.
     ///
     /// The records are not flushed here: the worker's flush, which stores the signed
     /// transaction before it is broadcast, covers them. A crash before that loses only
@@ -209,9 +214,21 @@ impl Executor {
             Records::check_id(id)?;
         }
         let mut fresh = Vec::new();
+        let mut redelivered = Vec::new();
         for (id, chain, action) in actions {
-            if self.inner.records.get(&id)?.is_some() {
-                continue;
+            match self.inner.records.get(&id)? {
+                Some(Stored::Unfinished(_)) => continue,
+                Some(Stored::Done(header)) => {
+                    redelivered.push(ActionDone {
+                        id,
+                        chain: header.chain,
+                        status: header.status,
+                        tx: None,
+                        first_broadcast_ms: header.first_broadcast_ms,
+                    });
+                    continue;
+                }
+                None => {}
             }
             let queue = &self.inner.queues[&chain];
             let record = ActionRecord {
@@ -236,6 +253,16 @@ impl Executor {
                 .await
                 .map_err(|_| anyhow::anyhow!("executor for chain {chain} has stopped"))?;
         }
+        if !redelivered.is_empty() {
+            // Not awaited here: the owner may be submitting from the task that drains the
+            // outcome queue, which would then wait on itself once the queue is full.
+            let done = self.inner.done.clone();
+            tokio::spawn(async move {
+                for outcome in redelivered {
+                    let _ = done.send(outcome).await;
+                }
+            });
+        }
         Ok(())
     }
 
@@ -250,7 +277,7 @@ impl Executor {
     fn unfinished(&self, id: &str) -> Result<Option<ActionRecord>> {
         Ok(match self.inner.records.get(id)? {
             Some(Stored::Unfinished(record)) => Some(*record),
-            Some(Stored::Done) | None => None,
+            Some(Stored::Done(_)) | None => None,
         })
     }
 
@@ -570,4 +597,58 @@ struct Watched {
     /// Broadcast, or last logged as still waiting.
     since: Instant,
     _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_adapters::devchain::DevchainAdapter;
+    use causeway_core::{Address, Amount, AssetId};
+
+    // Regression: an outcome stored, then lost to a crash before its owner heard of it, was
+    // never delivered: the owner's re-submission at start found the id done and did nothing.
+    #[tokio::test]
+    async fn a_done_action_submitted_again_has_its_outcome_delivered_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let chain = ChainId::new("a").unwrap();
+        let id = "swap:x:lock";
+        let header = records::Header {
+            seq: 1,
+            id: id.into(),
+            chain: chain.clone(),
+            status: ActionStatus::Refused {
+                reason: "insufficient balance".into(),
+            },
+            broadcasts: 1,
+            first_broadcast_ms: Some(5),
+            tx_id: None,
+        };
+        db.open_tree("actions")
+            .unwrap()
+            .insert(id, serde_json::to_vec(&header).unwrap())
+            .unwrap();
+        // Never reached: a done action is not sent again.
+        let adapter: Arc<dyn ChainAdapter> =
+            Arc::new(DevchainAdapter::new(chain.clone(), "http://127.0.0.1:9", None).unwrap());
+        let (executor, mut outcomes) = Executor::start(
+            &crate::durable::Durable::new(&db),
+            BTreeMap::from([(chain.clone(), adapter)]),
+        )
+        .unwrap();
+        let action = Action::Transfer {
+            to: Address::new("bb").unwrap(),
+            asset: AssetId::new("USD").unwrap(),
+            amount: Amount(1),
+        };
+        executor.submit(id.into(), &chain, action).await.unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(10), outcomes.recv())
+            .await
+            .expect("the outcome is delivered again")
+            .unwrap();
+        assert_eq!(done.id, id);
+        assert!(matches!(done.status, ActionStatus::Refused { .. }));
+        assert_eq!(done.first_broadcast_ms, Some(5));
+        assert_eq!(executor.in_flight(), 0);
+    }
 }

@@ -28,7 +28,7 @@ const BODY_PREFIX: u8 = 0;
 pub enum Stored {
     Unfinished(Box<ActionRecord>),
     /// Only its header remains; see [`Records::headers`].
-    Done,
+    Done(Box<Header>),
 }
 
 /// Everything about an action but its payload. A whole record decodes as one too.
@@ -83,7 +83,7 @@ impl Records {
         };
         let header: Header = decode(&value, id)?;
         if header.status.is_done() {
-            return Ok(Some(Stored::Done));
+            return Ok(Some(Stored::Done(Box::new(header))));
         }
         let record: ActionRecord = decode(&value, id)?;
         Ok(Some(Stored::Unfinished(Box::new(record))))

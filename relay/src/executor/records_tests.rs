@@ -40,7 +40,7 @@ fn signed(mut record: ActionRecord) -> ActionRecord {
 fn unfinished(records: &Records, id: &str) -> ActionRecord {
     match records.get(id).unwrap() {
         Some(Stored::Unfinished(record)) => *record,
-        Some(Stored::Done) => panic!("{id} is done"),
+        Some(Stored::Done(_)) => panic!("{id} is done"),
         None => panic!("{id} is missing"),
     }
 }
@@ -83,7 +83,7 @@ fn a_finished_action_keeps_its_header_but_no_copy_of_its_transaction() {
     records.write(&record).unwrap();
     assert!(matches!(
         records.get("swap:1:claim").unwrap(),
-        Some(Stored::Done)
+        Some(Stored::Done(_))
     ));
     let header = records.headers().unwrap().remove(0);
     assert_eq!(header.tx_id, Some(Hash32([3; 32])));
@@ -122,7 +122,10 @@ fn a_record_written_inline_by_an_earlier_version_is_still_read() {
     };
     let inline = serde_json::to_vec(&done).unwrap();
     records.tree.insert(done.id.as_bytes(), inline).unwrap();
-    assert!(matches!(records.get(&done.id).unwrap(), Some(Stored::Done)));
+    assert!(matches!(
+        records.get(&done.id).unwrap(),
+        Some(Stored::Done(_))
+    ));
 }
 
 /// The previous release kept a header under the id and the payload under `\0` + id.
@@ -162,7 +165,7 @@ fn split_records_of_the_previous_release_are_folded_into_one_value_at_open() {
     assert_eq!((&back.tx, &back.status), (&sent.tx, &sent.status));
     assert!(matches!(
         records.get("swap:2:claim").unwrap(),
-        Some(Stored::Done)
+        Some(Stored::Done(_))
     ));
     let keys: Vec<Vec<u8>> = records
         .tree
