@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use causeway_adapters::Action;
-use causeway_core::{ChainEvent, ChainId, EventKind, Hash32};
+use causeway_core::{ChainEvent, ChainId, EventKind, Hash32, Position};
 use causeway_notary::governor::{Decision, Governor};
 use causeway_notary::signing::{coordinator_order, session_id};
 use causeway_notary::{Transfer, TransferBatch};
@@ -18,8 +18,8 @@ use frost_ed25519::Identifier;
 use tokio::sync::Mutex;
 
 use super::book::{
-    batch_key, route_key, transfer_key, BatchRecord, Book, Changes, RouteState, TransferEntry,
-    TransferState,
+    batch_key, route_key, transfer_key, BatchRecord, Book, Changes, PendingTransfer, RouteState,
+    TransferEntry, TransferState,
 };
 use super::signer::{Completion, SignerHandle};
 use crate::daemon::follower::EventConsumer;
@@ -511,26 +511,19 @@ impl Attester {
             if dest == source {
                 continue;
             }
-            let mut pending: Vec<(Vec<u8>, TransferEntry)> = Vec::new();
-            for item in self.book.pending_of_route(source, dest) {
-                let (key, entry) = item?;
-                if entry.transfer.source_position.height > boundary {
-                    break;
-                }
-                pending.push((key, entry));
-            }
+            let mut pending = self.book.pending_of_route(source, dest, boundary)?;
             if pending.is_empty() {
                 continue;
             }
             let mut route = self.book.route(source, dest)?;
-            let bucket = |e: &TransferEntry| e.transfer.source_position.height.div_ceil(k);
+            let bucket = |p: &PendingTransfer| p.entry.transfer.source_position.height.div_ceil(k);
             let mut start = 0;
             while start < pending.len() {
-                let b = bucket(&pending[start].1);
+                let b = bucket(&pending[start]);
                 let mut end = start;
                 while end < pending.len()
                     && end - start < self.setup.max_batch as usize
-                    && bucket(&pending[end].1) == b
+                    && bucket(&pending[end]) == b
                 {
                     end += 1;
                 }
@@ -545,6 +538,10 @@ impl Attester {
                 dest,
                 RouteState {
                     next_sequence: route.next_sequence,
+                    // Everything pending up to the boundary is sealed now.
+                    sealed_below: route
+                        .sealed_below
+                        .max(Some(Position::new(boundary.saturating_add(1), 0))),
                 },
             );
         }
@@ -565,10 +562,10 @@ impl Attester {
         source: &ChainId,
         dest: &ChainId,
         sequence: u64,
-        chunk: &mut [(Vec<u8>, TransferEntry)],
+        chunk: &mut [PendingTransfer],
         changes: &mut Changes,
     ) -> Result<BatchRecord> {
-        let transfers: Vec<Transfer> = chunk.iter().map(|(_, e)| e.transfer.clone()).collect();
+        let transfers: Vec<Transfer> = chunk.iter().map(|p| p.entry.transfer.clone()).collect();
         let built = TransferBatch::build(
             self.setup.committee_id,
             self.setup.key_epoch,
@@ -579,15 +576,18 @@ impl Attester {
         )
         .with_context(|| format!("cannot build batch {sequence} of {source} → {dest}"))?;
         let attestation = built.signing_bytes()?;
-        for (index, (key, entry)) in (0u32..).zip(chunk.iter_mut()) {
+        for (index, pending) in (0u32..).zip(chunk.iter_mut()) {
             let before = std::mem::replace(
-                &mut entry.state,
+                &mut pending.entry.state,
                 TransferState::Batched {
                     sequence,
                     index: Some(index),
                 },
             );
-            changes.put_transfer(key, entry, Some(&before));
+            changes.put_transfer(&pending.key, &pending.entry, Some(&before));
+            if pending.listed {
+                changes.unlist_pending(&pending.key);
+            }
         }
         let record = BatchRecord {
             source_chain: source.clone(),

@@ -123,6 +123,20 @@ pub struct ControlRecord {
 pub struct RouteState {
     /// The sequence the next batch gets; the chain accepts 1 first (specs/devchain.md §13.3).
     pub next_sequence: u64,
+    /// Every transfer of the route below this position was batched, held or rejected when
+    /// a batch last closed, or is listed under `p/`: a transfer taken in pending is found
+    /// from here, without a listing of its own. Set at open for books of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_below: Option<Position>,
+}
+
+/// A transfer waiting for its batch, as [`Book::pending_of_route`] finds it.
+pub struct PendingTransfer {
+    pub key: Vec<u8>,
+    pub entry: TransferEntry,
+    /// Listed under `p/` (released from hold, or taken in by an older version): sealing it
+    /// removes the listing ([`Changes::unlist_pending`]).
+    pub listed: bool,
 }
 
 pub struct Book {
@@ -163,6 +177,12 @@ pub fn transfer_key(source: &ChainId, dest: &ChainId, position: Position) -> Vec
 
 pub fn batch_key(source: &ChainId, dest: &ChainId, sequence: u64) -> Vec<u8> {
     key(b"b/", &[&route_key(source, dest), &sequence.to_be_bytes()])
+}
+
+/// The source position at the end of a transfer key.
+fn position_in_key(transfer_key: &[u8]) -> Option<Position> {
+    let tail = transfer_key.len().checked_sub(POSITION_BYTES)?;
+    decode_positions(&transfer_key[tail..])?.pop()
 }
 
 /// `bt/` + the batch key's route and sequence: the batch's transfers.
@@ -213,7 +233,9 @@ fn route_state_key(source: &ChainId, dest: &ChainId) -> Vec<u8> {
     key(b"r/", &[&route_key(source, dest)])
 }
 
-/// `p/` + transfer key: the pending transfers, so closing a batch never scans history.
+/// `p/` + transfer key: pending transfers the route's sealed cursor does not find (released
+/// from hold, or taken in by an older version, which listed every one), so closing a batch
+/// never scans history.
 fn pending_key(transfer_key: &[u8]) -> Vec<u8> {
     key(b"p/", &[transfer_key])
 }
@@ -274,6 +296,9 @@ impl Changes {
     /// Stores a transfer whose stored state was `before` (`None`: it is new), touching only
     /// the index keys its change of state moves: a transfer is written twice on its way
     /// through (taken in, then batched), and each index write is a sled tree operation.
+    /// One taken in pending is found by its route's sealed cursor and gets no `p/` listing;
+    /// one released from hold (perhaps below the cursor) is listed; sealing removes a
+    /// listing through [`Changes::unlist_pending`].
     pub fn put_transfer(
         &mut self,
         key: &[u8],
@@ -282,17 +307,20 @@ impl Changes {
     ) {
         let pending = |s: &TransferState| *s == TransferState::Pending;
         let held = |s: &TransferState| matches!(s, TransferState::Held { .. });
-        self.move_index(
-            pending_key(key),
-            before.is_some_and(pending),
-            pending(&entry.state),
-        );
+        if before.is_some_and(|b| !pending(b)) && pending(&entry.state) {
+            self.mark(pending_key(key));
+        }
         self.move_index(held_key(key), before.is_some_and(held), held(&entry.state));
         self.put(key, "transfer", entry);
         if before.is_none() {
             self.batch
                 .insert(tx_key(&entry.transfer.source_tx_hash, key), key);
         }
+    }
+
+    /// A listed pending transfer was sealed.
+    pub fn unlist_pending(&mut self, key: &[u8]) {
+        self.remove(pending_key(key));
     }
 
     fn move_index(&mut self, index_key: Vec<u8>, was_in: bool, is_in: bool) {
@@ -341,7 +369,40 @@ impl Book {
             bodies: Mutex::default(),
         };
         book.split_inline_bodies()?;
+        book.set_sealed_cursors()?;
         Ok(book)
+    }
+
+    /// Gives each route of an older version's book its sealed cursor: past its last stored
+    /// transfer, since those versions listed every pending transfer under `p/`.
+    fn set_sealed_cursors(&self) -> Result<()> {
+        let mut changes = Changes::default();
+        let mut set = 0;
+        for item in self.tree.scan_prefix(b"r/") {
+            let (k, v) = item?;
+            let mut state: RouteState = decode(&v, "route")?;
+            if state.sealed_below.is_some() {
+                continue;
+            }
+            let last = self
+                .tree
+                .scan_prefix(key(b"t/", &[&k[2..]]))
+                .keys()
+                .next_back()
+                .transpose()?;
+            state.sealed_below = Some(match last {
+                Some(t) => position_in_key(&t)
+                    .with_context(|| "stored notary transfer key is corrupt")?
+                    .successor(),
+                None => Position::default(),
+            });
+            changes.put(&*k, "route state", &state);
+            set += 1;
+        }
+        if set > 0 {
+            self.tree_apply_blocking(changes)?;
+        }
+        Ok(())
     }
 
     /// Moves the transfers of batches written by older versions out of their status
@@ -475,27 +536,56 @@ impl Book {
         Ok(out)
     }
 
-    /// Pending transfers of one route, in source position order.
+    /// Pending transfers of one route at heights up to `up_to_height`, in source position
+    /// order: those listed under `p/`, and those taken in since the route's last seal.
     pub fn pending_of_route(
         &self,
         source: &ChainId,
         dest: &ChainId,
-    ) -> impl Iterator<Item = Result<(Vec<u8>, TransferEntry)>> + '_ {
-        self.tree
-            .scan_prefix(pending_key(&key(b"t/", &[&route_key(source, dest)])))
-            .keys()
-            .filter_map(move |k| {
-                let k = match k {
-                    Ok(k) => k,
-                    Err(e) => return Some(Err(e.into())),
-                };
-                let tkey = k[2..].to_vec();
-                match self.transfer(&tkey) {
-                    Ok(Some(entry)) => Some(Ok((tkey, entry))),
-                    Ok(None) => None,
-                    Err(e) => Some(Err(e)),
+        up_to_height: u64,
+    ) -> Result<Vec<PendingTransfer>> {
+        let mut found: BTreeMap<Vec<u8>, PendingTransfer> = BTreeMap::new();
+        let listed = pending_key(&key(b"t/", &[&route_key(source, dest)]));
+        for k in self.tree.scan_prefix(listed).keys() {
+            let tkey = k?[2..].to_vec();
+            let Some(entry) = self.transfer(&tkey)? else {
+                continue;
+            };
+            if entry.transfer.source_position.height > up_to_height {
+                break;
+            }
+            found.insert(
+                tkey.clone(),
+                PendingTransfer {
+                    key: tkey,
+                    entry,
+                    listed: true,
+                },
+            );
+        }
+        let from = self.route(source, dest)?.sealed_below.unwrap_or_default();
+        let to = Position::new(up_to_height.saturating_add(1), 0);
+        if from < to {
+            let range = transfer_key(source, dest, from)..transfer_key(source, dest, to);
+            for item in self.tree.range(range) {
+                let (k, v) = item?;
+                if found.contains_key(&*k) {
+                    continue;
                 }
-            })
+                let entry: TransferEntry = decode(&v, "transfer")?;
+                if entry.state == TransferState::Pending {
+                    found.insert(
+                        k.to_vec(),
+                        PendingTransfer {
+                            key: k.to_vec(),
+                            entry,
+                            listed: false,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(found.into_values().collect())
     }
 
     /// Transfer keys recorded for a source transaction.
@@ -510,7 +600,10 @@ impl Book {
     pub fn route(&self, source: &ChainId, dest: &ChainId) -> Result<RouteState> {
         Ok(match self.tree.get(route_state_key(source, dest))? {
             Some(v) => decode(&v, "route")?,
-            None => RouteState { next_sequence: 1 },
+            None => RouteState {
+                next_sequence: 1,
+                sealed_below: None,
+            },
         })
     }
 

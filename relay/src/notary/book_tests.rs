@@ -55,8 +55,10 @@ pub(crate) fn put_sealed(changes: &mut Changes, batch: &BatchRecord) {
     changes.put_new_batch(batch);
 }
 
+/// Reopening waits for the previous handle's lock, which sled releases after the drop.
 fn open_book(dir: &std::path::Path) -> (sled::Db, Book) {
-    let db = sled::open(dir).unwrap();
+    let db =
+        causeway_devchain::storage::open_when_unlocked(&sled::Config::new().path(dir)).unwrap();
     let book = Book::open(&crate::durable::Durable::new(&db)).unwrap();
     (db, book)
 }
@@ -264,6 +266,9 @@ fn index_keys_follow_a_transfer_from_taken_in_to_held_released_and_batched() {
     for (before, after, expected) in steps {
         let mut changes = Changes::default();
         changes.put_transfer(&key, &entry(after.clone()), before);
+        if matches!(after, TransferState::Batched { .. }) {
+            changes.unlist_pending(&key);
+        }
         book.tree_apply_blocking(changes).unwrap();
         assert_eq!(indexed(&book, &key), expected, "after {after:?}");
         assert_eq!(book.transfer(&key).unwrap().unwrap().state, *after);
@@ -332,4 +337,90 @@ fn a_batch_naming_a_transfer_that_is_not_stored_is_reported() {
         format!("{err:#}").contains("batch 4 names a transfer at 10:0 that is not stored"),
         "{err:#}"
     );
+}
+
+fn pending_keys(book: &Book) -> Vec<(Vec<u8>, bool)> {
+    book.pending_of_route(&chain("a"), &chain("b"), 1_000)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.key, p.listed))
+        .collect()
+}
+
+// A transfer taken in pending was listed under `p/` and unlisted at sealing: two of the
+// five tree writes each transfer cost a member. Its route's sealed cursor finds it now.
+#[test]
+fn a_transfer_taken_in_pending_is_found_by_its_route_cursor_without_a_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let taken_in = transfer_key(&chain("a"), &chain("b"), transfer(1).source_position);
+    let mut changes = Changes::default();
+    changes.put_transfer(&taken_in, &entry(TransferState::Pending), None);
+    book.tree_apply_blocking(changes).unwrap();
+    assert!(!book.tree.contains_key(pending_key(&taken_in)).unwrap());
+    assert_eq!(pending_keys(&book), [(taken_in.clone(), false)]);
+
+    // Released from hold above the cursor: listed, and found once.
+    let held = TransferState::Held {
+        reason: "over the ceiling".into(),
+    };
+    let released = transfer_key(&chain("a"), &chain("b"), transfer(2).source_position);
+    let second = |state| TransferEntry {
+        transfer: transfer(2),
+        ..entry(state)
+    };
+    let mut changes = Changes::default();
+    changes.put_transfer(&released, &second(held.clone()), None);
+    changes.put_transfer(&released, &second(TransferState::Pending), Some(&held));
+    book.tree_apply_blocking(changes).unwrap();
+    assert_eq!(
+        pending_keys(&book),
+        [(taken_in.clone(), false), (released.clone(), true)]
+    );
+
+    // Past the route's cursor only listed transfers remain to be found.
+    let mut changes = Changes::default();
+    changes.put_route(
+        &chain("a"),
+        &chain("b"),
+        RouteState {
+            next_sequence: 2,
+            sealed_below: Some(Position::new(13, 0)),
+        },
+    );
+    book.tree_apply_blocking(changes).unwrap();
+    assert_eq!(pending_keys(&book), [(released, true)]);
+    assert!(book
+        .pending_of_route(&chain("a"), &chain("b"), 11)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_route_of_an_older_book_gets_a_cursor_past_its_last_transfer_and_keeps_its_listings() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = transfer_key(&chain("a"), &chain("b"), transfer(1).source_position);
+    {
+        let (db, book) = open_book(dir.path());
+        let older = entry(TransferState::Pending);
+        book.tree
+            .insert(&listed, serde_json::to_vec(&older).unwrap())
+            .unwrap();
+        book.tree.insert(pending_key(&listed), &[][..]).unwrap();
+        book.tree
+            .insert(
+                route_state_key(&chain("a"), &chain("b")),
+                &br#"{"next_sequence":4}"#[..],
+            )
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let (_db, book) = open_book(dir.path());
+    let route = book.route(&chain("a"), &chain("b")).unwrap();
+    assert_eq!(route.next_sequence, 4);
+    assert_eq!(
+        route.sealed_below,
+        Some(transfer(1).source_position.successor())
+    );
+    assert_eq!(pending_keys(&book), [(listed, true)]);
 }
