@@ -258,6 +258,7 @@ pub async fn run<A: ChainAdapter + ?Sized>(adapter: &A, fx: &Fixture) -> Vec<Che
     if let Some(tx) = &transfer_tx {
         statuses_check(&mut s, tx).await;
     }
+    prepare_many_check(&mut s).await;
 
     // §2: events of that transfer, ordering, determinism.
     if let Some(tx) = &transfer_tx {
@@ -369,6 +370,50 @@ async fn statuses_check<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>, final_tx
     s.record(
         "§3.3",
         "tx_statuses answers each id in order, as tx_status does",
+        result,
+    );
+}
+
+/// §3.1: several actions prepared at once become distinct transactions that all take
+/// effect when broadcast in order, as one `prepare` after another would.
+async fn prepare_many_check<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>) {
+    let transfer = Action::Transfer {
+        to: s.fx.peer.clone(),
+        asset: s.fx.asset.clone(),
+        amount: s.fx.amount,
+    };
+    let result = async {
+        let prepared = s
+            .adapter
+            .prepare_many(&[transfer.clone(), transfer])
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("prepare_many: {e}"))?;
+        let [first, second] = &prepared[..] else {
+            return Err(format!("{} transactions for 2 actions", prepared.len()));
+        };
+        if first.id == second.id {
+            return Err("both actions got the same transaction".into());
+        }
+        for tx in [first, second] {
+            s.adapter
+                .broadcast(tx)
+                .await
+                .map_err(|e| format!("broadcast: {e}"))?;
+        }
+        for tx in [first, second] {
+            let (_, outcome) = s.final_outcome(tx).await?;
+            if outcome != TxOutcome::Success {
+                return Err(format!("transaction {} failed: {outcome:?}", tx.id));
+            }
+        }
+        Ok("two transactions, both final with success".to_string())
+    }
+    .await;
+    s.record(
+        "§3.1",
+        "prepare_many prepares each action, in order, as prepare would",
         result,
     );
 }

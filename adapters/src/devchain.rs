@@ -42,6 +42,54 @@ pub struct DevchainAdapter {
 }
 
 impl DevchainAdapter {
+    /// Signs each action with consecutive nonces after one read of the account's: the
+    /// chain's count wins when it is ahead (another process used the key), ours while our
+    /// own earlier transactions are still pending. An action that cannot be encoded takes
+    /// no nonce, so it leaves no gap.
+    async fn sign_all(
+        &self,
+        actions: &[Action],
+    ) -> Result<Vec<Result<PreparedTx, AdapterError>>, AdapterError> {
+        let key = self.signer.as_ref().ok_or_else(|| AdapterError::NoSigner {
+            chain: self.chain.clone(),
+        })?;
+        let from = address_of(&key.verifying_key());
+        let mut next = self.next_nonce.lock().await;
+        let chain_nonce = self
+            .client
+            .account(from.clone())
+            .await
+            .map_err(|e| self.map_err(e))?
+            .nonce;
+        let mut nonce = next.map_or(chain_nonce, |n| n.max(chain_nonce));
+        let mut prepared = Vec::with_capacity(actions.len());
+        for action in actions {
+            let payload = match self.payload_of(action) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    prepared.push(Err(e));
+                    continue;
+                }
+            };
+            let signed = Transaction {
+                chain_id: self.chain.clone(),
+                from: from.clone(),
+                nonce,
+                payload,
+            }
+            .sign(key);
+            nonce += 1;
+            *next = Some(nonce);
+            prepared.push(Ok(PreparedTx {
+                chain_id: self.chain.clone(),
+                id: signed.hash(),
+                action: action.clone(),
+                raw: serde_json::to_value(&signed).expect("transaction serialises"),
+            }));
+        }
+        Ok(prepared)
+    }
+
     /// An adapter for `chain` at `endpoint` (`http://host:port`). Connection is lazy: an
     /// unreachable node is reported by the first call, not here.
     pub fn new(
@@ -213,34 +261,22 @@ impl ChainAdapter for DevchainAdapter {
     }
 
     async fn prepare(&self, action: &Action) -> Result<PreparedTx, AdapterError> {
-        let key = self.signer.as_ref().ok_or_else(|| AdapterError::NoSigner {
-            chain: self.chain.clone(),
-        })?;
-        let from = address_of(&key.verifying_key());
-        let mut next = self.next_nonce.lock().await;
-        let chain_nonce = self
-            .client
-            .account(from.clone())
-            .await
-            .map_err(|e| self.map_err(e))?
-            .nonce;
-        // The chain's count wins when it is ahead (e.g. another process used the key);
-        // ours wins while our own earlier transactions are still pending.
-        let nonce = next.map_or(chain_nonce, |n| n.max(chain_nonce));
-        *next = Some(nonce + 1);
-        let signed = Transaction {
-            chain_id: self.chain.clone(),
-            from,
-            nonce,
-            payload: self.payload_of(action)?,
+        match self.sign_all(std::slice::from_ref(action)).await?.pop() {
+            Some(prepared) => prepared,
+            None => Err(AdapterError::Malformed {
+                chain: self.chain.clone(),
+                detail: "no transaction was prepared for the action".into(),
+            }),
         }
-        .sign(key);
-        Ok(PreparedTx {
-            chain_id: self.chain.clone(),
-            id: signed.hash(),
-            action: action.clone(),
-            raw: serde_json::to_value(&signed).expect("transaction serialises"),
-        })
+    }
+
+    /// One read of the account's nonce for the whole batch: that read was a node round trip
+    /// per action, about a fifth of a swapping relay's CPU and of its node's.
+    async fn prepare_many(&self, actions: &[Action]) -> Vec<Result<PreparedTx, AdapterError>> {
+        match self.sign_all(actions).await {
+            Ok(prepared) => prepared,
+            Err(e) => actions.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     async fn broadcast(&self, tx: &PreparedTx) -> Result<(), AdapterError> {

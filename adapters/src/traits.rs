@@ -39,6 +39,17 @@ pub trait ChainAdapter: Send + Sync + 'static {
     /// sent; the caller persists the result, then calls [`ChainAdapter::broadcast`].
     async fn prepare(&self, action: &Action) -> Result<PreparedTx, AdapterError>;
 
+    /// [`ChainAdapter::prepare`] for several actions, in order, one result each; a relay
+    /// signing a batch asks once. The default prepares each in turn; a chain can share
+    /// what the actions have in common (devchain reads the account's nonce once).
+    async fn prepare_many(&self, actions: &[Action]) -> Vec<Result<PreparedTx, AdapterError>> {
+        let mut prepared = Vec::with_capacity(actions.len());
+        for action in actions {
+            prepared.push(self.prepare(action).await);
+        }
+        prepared
+    }
+
     /// Sends a prepared transaction. Sending one the chain already has is not an error.
     async fn broadcast(&self, tx: &PreparedTx) -> Result<(), AdapterError>;
 

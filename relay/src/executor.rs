@@ -313,15 +313,27 @@ impl Executor {
     /// was signed after a refused one in this batch, goes through [`Self::send_one`] alone.
     async fn send_batch(&self, chain: &ChainId, ids: &[String]) -> Result<()> {
         let adapter = self.adapter(chain)?;
-        let mut ready = Vec::with_capacity(ids.len());
-        let mut alone = Vec::new();
+        let mut records = Vec::with_capacity(ids.len());
         for id in ids {
-            let Some(mut record) = self.unfinished(id)? else {
-                continue;
-            };
+            records.extend(self.unfinished(id)?);
+        }
+        let unsigned: Vec<Action> = records
+            .iter()
+            .filter(|r| r.tx.is_none())
+            .map(|r| r.action.clone())
+            .collect();
+        let mut prepared = adapter.prepare_many(&unsigned).await.into_iter();
+        let mut ready = Vec::with_capacity(records.len());
+        let mut alone = Vec::new();
+        for mut record in records {
             let mut signed_now = false;
             if record.tx.is_none() {
-                match adapter.prepare(&record.action).await {
+                let Some(result) = prepared.next() else {
+                    // An adapter that answered fewer than asked: this one goes alone.
+                    alone.push(record.id);
+                    continue;
+                };
+                match result {
                     Ok(tx) => {
                         record.tx = Some(tx);
                         record.status = ActionStatus::Sent;
