@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use causeway_adapters::devchain::DevchainAdapter;
 use causeway_adapters::{ChainAdapter, PreparedTx, TxOutcome, TxState};
-use causeway_core::{EventKind, Hash32, Position};
+use causeway_core::{ChainEvent, EventKind, Hash32, Position};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -83,14 +83,36 @@ impl Drop for FinalityWatch {
 }
 
 async fn read(source: DevchainAdapter, waiting: Waiting) {
+    read_final_events(source, "source", |events, now| {
+        let mut waiting = waiting.lock().unwrap_or_else(|p| p.into_inner());
+        for e in events {
+            if matches!(e.kind, EventKind::BridgeSent { .. }) {
+                if let Some(seen) = waiting.remove(&e.tx_hash) {
+                    let _ = seen.send(now);
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Reads `chain`'s final events from its first for as long as the run lasts, handing each
+/// page to `on_page` with when it was read; caught up, it waits in the node's long poll for
+/// the next final block. While the node is down (a held run) the failure is logged once,
+/// not on every try.
+pub async fn read_final_events(
+    chain: DevchainAdapter,
+    which: &str,
+    mut on_page: impl FnMut(&[ChainEvent], Instant),
+) {
     let mut cursor = Position::default();
     let mut failing = false;
     loop {
-        let page = match source.events(cursor, PAGE).await {
+        let page = match chain.events(cursor, PAGE).await {
             Ok(page) => page,
             Err(e) => {
                 if !failing {
-                    tracing::warn!("bench: source events: {e}");
+                    tracing::warn!("bench: {which} events: {e}");
                 }
                 failing = true;
                 tokio::time::sleep(RETRY).await;
@@ -98,21 +120,11 @@ async fn read(source: DevchainAdapter, waiting: Waiting) {
             }
         };
         failing = false;
-        let now = Instant::now();
-        {
-            let mut waiting = waiting.lock().unwrap_or_else(|p| p.into_inner());
-            for e in &page.events {
-                if matches!(e.kind, EventKind::BridgeSent { .. }) {
-                    if let Some(seen) = waiting.remove(&e.tx_hash) {
-                        let _ = seen.send(now);
-                    }
-                }
-            }
-        }
+        on_page(&page.events, Instant::now());
         let full = page.events.len() == PAGE as usize;
         cursor = page.next;
         if !full {
-            let _ = source
+            let _ = chain
                 .wait_for_finalized(page.finalized_height, BLOCK_WAIT)
                 .await;
         }

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use causeway_adapters::devchain::DevchainAdapter;
 use causeway_adapters::{Action, ChainAdapter};
-use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32, Position};
+use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32};
 use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::finality::FinalityWatch;
+use super::finality::{read_final_events, FinalityWatch};
 use super::report::{InFlight, Sample};
 use super::{ms, work_dir, Pacer, Run, STOP_TIMEOUT};
 use crate::api::RelayApiClient;
@@ -41,7 +41,7 @@ const MAX_MEMBERS: usize = 100;
 pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 /// Releases per second the drain timeout assumes at worst, for long runs.
 const DRAIN_FLOOR_PER_S: u64 = 100;
-/// How often the destination's events are read.
+/// How often the drain checks how many releases the destination reported.
 const EVENT_POLL: Duration = Duration::from_millis(20);
 /// How often a held run checks whether every member has seen every lock.
 const SEEN_POLL: Duration = Duration::from_millis(200);
@@ -473,43 +473,23 @@ fn drain_timeout(transfers: usize) -> Duration {
     DRAIN_TIMEOUT.max(Duration::from_secs(transfers as u64 / DRAIN_FLOOR_PER_S))
 }
 
-/// Reads the destination's final events for as long as the run lasts; while it is down
-/// (a held run) the failures are reported once, not on every poll.
+/// Notes when the destination reported each release and batch, for as long as the run lasts.
 async fn watch_destination(dest: DevchainAdapter, seen: Arc<Mutex<Seen>>) {
-    let mut cursor = Position::default();
-    let mut failing = false;
-    loop {
-        match dest.events(cursor, 1000).await {
-            Ok(page) => {
-                failing = false;
-                let now = Instant::now();
-                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                for e in &page.events {
-                    match &e.kind {
-                        EventKind::BridgeReceived { source_tx_hash, .. } => {
-                            seen.released.insert(*source_tx_hash, now);
-                        }
-                        EventKind::BridgeBatchAccepted { sequence, .. } => {
-                            seen.accepted.insert(*sequence, now);
-                        }
-                        _ => {}
-                    }
+    read_final_events(dest, "destination", |events, now| {
+        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        for e in events {
+            match &e.kind {
+                EventKind::BridgeReceived { source_tx_hash, .. } => {
+                    seen.released.insert(*source_tx_hash, now);
                 }
-                let full = page.events.len() == 1000;
-                cursor = page.next;
-                drop(seen);
-                if full {
-                    continue;
+                EventKind::BridgeBatchAccepted { sequence, .. } => {
+                    seen.accepted.insert(*sequence, now);
                 }
+                _ => {}
             }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!("bench: destination events: {e}");
-            }
-            Err(_) => {}
         }
-        tokio::time::sleep(EVENT_POLL).await;
-    }
+    })
+    .await
 }
 
 /// Each transfer's stages as every member reports them: finality seen is when the
