@@ -511,11 +511,13 @@ impl Attester {
             if dest == source {
                 continue;
             }
-            let mut pending = self.book.pending_of_route(source, dest, boundary)?;
+            let mut route = self.book.route(source, dest)?;
+            let mut pending =
+                self.book
+                    .pending_of_route(source, dest, route.sealed_below, boundary)?;
             if pending.is_empty() {
                 continue;
             }
-            let mut route = self.book.route(source, dest)?;
             let bucket = |p: &PendingTransfer| p.entry.transfer.source_position.height.div_ceil(k);
             let mut start = 0;
             while start < pending.len() {

@@ -537,11 +537,13 @@ impl Book {
     }
 
     /// Pending transfers of one route at heights up to `up_to_height`, in source position
-    /// order: those listed under `p/`, and those taken in since the route's last seal.
+    /// order: those listed under `p/`, and those taken in at or after `sealed_below` (the
+    /// route's [`RouteState::sealed_below`]).
     pub fn pending_of_route(
         &self,
         source: &ChainId,
         dest: &ChainId,
+        sealed_below: Option<Position>,
         up_to_height: u64,
     ) -> Result<Vec<PendingTransfer>> {
         let mut found: BTreeMap<Vec<u8>, PendingTransfer> = BTreeMap::new();
@@ -563,7 +565,7 @@ impl Book {
                 },
             );
         }
-        let from = self.route(source, dest)?.sealed_below.unwrap_or_default();
+        let from = sealed_below.unwrap_or_default();
         let to = Position::new(up_to_height.saturating_add(1), 0);
         if from < to {
             let range = transfer_key(source, dest, from)..transfer_key(source, dest, to);

@@ -145,6 +145,12 @@ fn the_transfer_cache_keeps_only_open_batches() {
     assert_eq!(cached, [batch_key(&chain("a"), &chain("b"), 2)]);
 }
 
+/// What reading batch `sequence` of route a→b fails with.
+fn batch_error(book: &Book, sequence: u64) -> String {
+    let err = book.batch(&chain("a"), &chain("b"), sequence).unwrap_err();
+    format!("{err:#}")
+}
+
 #[test]
 fn a_batch_whose_transfers_are_missing_is_reported_not_invented() {
     let dir = tempfile::tempdir().unwrap();
@@ -152,11 +158,8 @@ fn a_batch_whose_transfers_are_missing_is_reported_not_invented() {
     let mut changes = Changes::default();
     changes.put_batch(&batch(7, 2));
     book.tree_apply_blocking(changes).unwrap();
-    let err = book.batch(&chain("a"), &chain("b"), 7).unwrap_err();
-    assert!(
-        format!("{err:#}").contains("batch 7 has no transfers"),
-        "{err:#}"
-    );
+    let err = batch_error(&book, 7);
+    assert!(err.contains("batch 7 has no transfers"), "{err}");
 }
 
 struct Unencodable;
@@ -332,15 +335,16 @@ fn a_batch_naming_a_transfer_that_is_not_stored_is_reported() {
     changes.put_new_batch(&batch(4, 2));
     book.tree_apply_blocking(changes).unwrap();
     book.bodies.lock().unwrap().clear();
-    let err = book.batch(&chain("a"), &chain("b"), 4).unwrap_err();
+    let err = batch_error(&book, 4);
     assert!(
-        format!("{err:#}").contains("batch 4 names a transfer at 10:0 that is not stored"),
-        "{err:#}"
+        err.contains("batch 4 names a transfer at 10:0 that is not stored"),
+        "{err}"
     );
 }
 
 fn pending_keys(book: &Book) -> Vec<(Vec<u8>, bool)> {
-    book.pending_of_route(&chain("a"), &chain("b"), 1_000)
+    let route = book.route(&chain("a"), &chain("b")).unwrap();
+    book.pending_of_route(&chain("a"), &chain("b"), route.sealed_below, 1_000)
         .unwrap()
         .into_iter()
         .map(|p| (p.key, p.listed))
@@ -391,7 +395,7 @@ fn a_transfer_taken_in_pending_is_found_by_its_route_cursor_without_a_listing() 
     book.tree_apply_blocking(changes).unwrap();
     assert_eq!(pending_keys(&book), [(released, true)]);
     assert!(book
-        .pending_of_route(&chain("a"), &chain("b"), 11)
+        .pending_of_route(&chain("a"), &chain("b"), Some(Position::new(13, 0)), 11)
         .unwrap()
         .is_empty());
 }
