@@ -55,6 +55,15 @@ impl<A: ChainAdapter + ?Sized> Suite<'_, A> {
         });
     }
 
+    /// The fixture's amount to the peer: what the transfer checks send.
+    fn peer_transfer(&self) -> Action {
+        Action::Transfer {
+            to: self.fx.peer.clone(),
+            asset: self.fx.asset.clone(),
+            amount: self.fx.amount,
+        }
+    }
+
     async fn final_outcome(&self, tx: &PreparedTx) -> Result<(u64, TxOutcome), String> {
         match self.adapter.wait_final(tx, CHECK_TIMEOUT).await {
             Ok(TxState::Final { height, outcome }) => Ok((height, outcome)),
@@ -207,13 +216,7 @@ pub async fn run<A: ChainAdapter + ?Sized>(adapter: &A, fx: &Fixture) -> Vec<Che
 
     // §3, §4: a transfer, broadcast twice, with one effect.
     let before = adapter.balance(&fx.peer, &fx.asset).await;
-    let transfer = adapter
-        .prepare(&Action::Transfer {
-            to: fx.peer.clone(),
-            asset: fx.asset.clone(),
-            amount: fx.amount,
-        })
-        .await;
+    let transfer = adapter.prepare(&s.peer_transfer()).await;
     let mut transfer_tx = None;
     s.record(
         "§3.2",
@@ -377,11 +380,7 @@ async fn statuses_check<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>, final_tx
 /// §3.1: several actions prepared at once become distinct transactions that all take
 /// effect when broadcast in order, as one `prepare` after another would.
 async fn prepare_many_check<A: ChainAdapter + ?Sized>(s: &mut Suite<'_, A>) {
-    let transfer = Action::Transfer {
-        to: s.fx.peer.clone(),
-        asset: s.fx.asset.clone(),
-        amount: s.fx.amount,
-    };
+    let transfer = s.peer_transfer();
     let result = async {
         let prepared = s
             .adapter

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use causeway_adapters::devchain::DevchainAdapter;
 use causeway_adapters::{finalized_events, Action, ChainAdapter, TxOutcome, TxState};
-use causeway_core::{Amount, AssetId, ChainId, Cursor, EventKind};
+use causeway_core::{Address, Amount, AssetId, ChainId, Cursor, EventKind};
 use causeway_devchain::api::DevchainApiClient;
 use causeway_e2e::{eventually, free_port, post_raw, relay_events, Net};
 use causeway_relay::api::RelayApiClient;
@@ -14,6 +14,15 @@ const WAIT: Duration = Duration::from_secs(30);
 
 fn usd() -> AssetId {
     AssetId::new("USD").unwrap()
+}
+
+/// `amount` USD to `to`.
+fn pay(to: &Address, amount: u128) -> Action {
+    Action::Transfer {
+        to: to.clone(),
+        asset: usd(),
+        amount: Amount(amount),
+    }
 }
 
 /// Every event of `chain` the node has finalized, read page by page.
@@ -106,14 +115,7 @@ async fn node_killed_with_sigkill_mid_stream_keeps_every_committed_transaction()
     let mut finals = Vec::new();
     let mut in_flight = Vec::new();
     for i in 0..60u128 {
-        let tx = adapter
-            .submit(&Action::Transfer {
-                to: bob.clone(),
-                asset: usd(),
-                amount: Amount(i + 1),
-            })
-            .await
-            .unwrap();
+        let tx = adapter.submit(&pay(&bob, i + 1)).await.unwrap();
         in_flight.push((tx, i + 1));
         if i % 10 == 9 {
             for (tx, amount) in in_flight.drain(..) {
@@ -182,16 +184,7 @@ async fn relay_killed_with_sigkill_neither_misses_nor_doubles_events() {
     let mut last = None;
     for round in 0..4 {
         for i in 0..25u128 {
-            last = Some(
-                adapter
-                    .submit(&Action::Transfer {
-                        to: bob.clone(),
-                        asset: usd(),
-                        amount: Amount(i + 1),
-                    })
-                    .await
-                    .unwrap(),
-            );
+            last = Some(adapter.submit(&pay(&bob, i + 1)).await.unwrap());
         }
         if round == 1 {
             relay.process.kill_hard();
@@ -375,15 +368,7 @@ async fn bad_rpc_input_gets_a_precise_error_and_the_node_keeps_running() {
             }
             other => panic!("expected a rejection, got {other:?}"),
         };
-    let (code, msg) = rejected_code(
-        alice
-            .submit(&Action::Transfer {
-                to: bob.clone(),
-                asset: usd(),
-                amount: Amount(101),
-            })
-            .await,
-    );
+    let (code, msg) = rejected_code(alice.submit(&pay(&bob, 101)).await);
     assert_eq!(code, 1005, "{msg}");
     let (code, msg) = rejected_code(
         alice
@@ -417,14 +402,7 @@ async fn bad_rpc_input_gets_a_precise_error_and_the_node_keeps_running() {
         .to_string();
     assert!(err.contains("1001"), "{err}");
     // Replay: the same nonce again after it was used.
-    let ok = alice
-        .submit(&Action::Transfer {
-            to: bob.clone(),
-            asset: usd(),
-            amount: Amount(1),
-        })
-        .await
-        .unwrap();
+    let ok = alice.submit(&pay(&bob, 1)).await.unwrap();
     alice.wait_final(&ok, WAIT).await.unwrap();
     let mut replay: causeway_devchain::tx::SignedTransaction =
         serde_json::from_value(ok.raw.clone()).unwrap();
@@ -591,14 +569,7 @@ async fn statuses_are_answered_by_a_node_that_refuses_large_batches() {
     .unwrap();
     let mut ids = Vec::new();
     for i in 0..3u128 {
-        let tx = adapter
-            .submit(&Action::Transfer {
-                to: bob.clone(),
-                asset: usd(),
-                amount: Amount(i + 1),
-            })
-            .await
-            .unwrap();
+        let tx = adapter.submit(&pay(&bob, i + 1)).await.unwrap();
         adapter.wait_final(&tx, WAIT).await.unwrap();
         ids.push(tx.id);
     }
