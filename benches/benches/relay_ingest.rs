@@ -1,10 +1,11 @@
 //! The relay's event ingestion: one page of finalized events and the cursor past it written
-//! in one sled transaction, beside the physical limit of the same bytes as a raw sled batch.
+//! in one sled transaction, beside the physical limit of the same log values (runs of
+//! events, `store::encode_chunks`) as one raw sled batch.
 
 use std::time::Duration;
 
 use causeway_core::{Address, Amount, AssetId, ChainEvent, ChainId, EventKind, Hash32, Position};
-use causeway_relay::store::Store;
+use causeway_relay::store::{encode_chunks, Store};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const PAGE: usize = 500;
@@ -51,7 +52,7 @@ fn ingest(c: &mut Criterion) {
         )
     });
 
-    // Physical limit: the same keys and JSON values in one raw sled batch, no transaction.
+    // Physical limit: the same keys and values in one raw sled batch, no transaction.
     let raw_dir = tempfile::tempdir().unwrap();
     let db = sled::open(raw_dir.path()).unwrap();
     let raw_height = std::cell::Cell::new(0u64);
@@ -63,10 +64,8 @@ fn ingest(c: &mut Criterion) {
             },
             |events| {
                 let mut batch = sled::Batch::default();
-                for e in &events {
-                    let mut key = e.position.height.to_be_bytes().to_vec();
-                    key.extend_from_slice(&e.position.index.to_be_bytes());
-                    batch.insert(key, serde_json::to_vec(e).unwrap());
+                for (key, value) in encode_chunks(&chain, &events).unwrap() {
+                    batch.insert(key, value);
                 }
                 db.apply_batch(batch).unwrap();
             },
