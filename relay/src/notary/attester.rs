@@ -381,7 +381,7 @@ impl Attester {
                         continue;
                     }
                     let key = transfer_key(chain, dest_chain, event.position);
-                    if self.book.transfer(&key)?.is_some() {
+                    if self.book.has_transfer(&key)? {
                         continue;
                     }
                     let transfer = Transfer {

@@ -510,6 +510,12 @@ impl Book {
         Ok(())
     }
 
+    /// Whether the book holds the transfer, without decoding it (ingest asks for every new
+    /// lock).
+    pub fn has_transfer(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.tree.contains_key(key)?)
+    }
+
     pub fn transfer(&self, key: &[u8]) -> Result<Option<TransferEntry>> {
         self.tree
             .get(key)?

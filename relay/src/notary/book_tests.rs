@@ -428,3 +428,17 @@ fn a_route_of_an_older_book_gets_a_cursor_past_its_last_transfer_and_keeps_its_l
     );
     assert_eq!(pending_keys(&book), [(listed, true)]);
 }
+
+#[test]
+fn has_transfer_answers_for_stored_entries_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    let sealed = batch(1, 2);
+    let mut changes = Changes::default();
+    put_sealed(&mut changes, &sealed);
+    book.tree_apply_blocking(changes).unwrap();
+    let key = |t: &Transfer| transfer_key(&chain("a"), &chain("b"), t.source_position);
+    assert!(book.has_transfer(&key(&sealed.transfers[0])).unwrap());
+    assert!(book.has_transfer(&key(&sealed.transfers[1])).unwrap());
+    assert!(!book.has_transfer(&key(&transfer(7))).unwrap());
+}
