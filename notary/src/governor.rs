@@ -266,6 +266,19 @@ impl Governor {
         self.used(route, window)
     }
 
+    /// How far before a route's newest flow an older one can still count in a window: the
+    /// longest window plus one slice (a flow counts at its slice's end). 0 without limits.
+    pub fn lookback_ms(&self) -> u64 {
+        self.limits
+            .values()
+            .map(|l| {
+                l.window_ms
+                    .saturating_add(l.window_ms.div_ceil(BUCKETS_PER_WINDOW))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The route's window; 0 for a route without a limit (flows released there are kept
     /// at their exact times).
     fn window_of(&self, route: &Route) -> u64 {

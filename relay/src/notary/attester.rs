@@ -751,10 +751,16 @@ fn reseal_for_epoch(book: &Book, setup: &AttesterSetup) -> Result<()> {
 
 /// After a restart the governor's windows are refilled from the approved transfers on
 /// disk, oldest first, so a restart never opens a fresh allowance.
+/// The governor's windows as the book left them: the approved transfers recent enough to
+/// count, checked again in time order. Reading every transfer ever taken in made a
+/// member's start grow with its history.
 fn rebuild_governor(mut governor: Governor, book: &Book) -> Result<Governor> {
+    let lookback = governor.lookback_ms();
+    if lookback == 0 {
+        return Ok(governor);
+    }
     let mut approved = Vec::new();
-    for item in book.transfers() {
-        let (_, entry) = item?;
+    for entry in book.recent_transfers(lookback)? {
         if matches!(
             entry.state,
             TransferState::Pending | TransferState::Batched { .. }
@@ -918,5 +924,35 @@ mod tests {
         let steps = pass(&[(false, true); MAX_PIPELINED_BATCHES + 3]);
         let submitted = steps.iter().filter(|s| **s == Pipeline::SubmitNow).count();
         assert_eq!(submitted, MAX_PIPELINED_BATCHES);
+    }
+
+    // Regression: a member's start decoded every transfer its book ever held to rebuild
+    // the governor's windows. Reading each route back to the longest window gives the
+    // same windows.
+    #[test]
+    fn the_governor_is_rebuilt_from_the_transfers_its_windows_can_still_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let book = Book::open(&crate::durable::Durable::new(&db)).unwrap();
+        crate::notary::book::tests::put_pending_route(&book, "a", "b", 3_000);
+        let route = causeway_notary::governor::Route {
+            source_chain: ChainId::new("a").unwrap(),
+            dest_chain: ChainId::new("b").unwrap(),
+            asset: causeway_core::AssetId::new("USD").unwrap(),
+        };
+        let limit = causeway_notary::governor::FlowLimit {
+            route: route.clone(),
+            ceiling: causeway_core::Amount(u128::MAX / 2),
+            window_ms: 1_000,
+        };
+        let mut rebuilt = rebuild_governor(Governor::new(vec![limit]).unwrap(), &book).unwrap();
+        // Transfers 2,900..2,999 (block times 29,000..29,990) are in the window ending at
+        // the newest; transfer i carries 1,000 + i.
+        let expected: u128 = (2_900..3_000u128).map(|i| 1_000 + i).sum();
+        assert_eq!(
+            rebuilt.window_total(&route),
+            causeway_core::Amount(expected)
+        );
+        assert!(book.recent_transfers(rebuilt.lookback_ms()).unwrap().len() < 110);
     }
 }

@@ -523,12 +523,36 @@ impl Book {
             .transpose()
     }
 
-    /// Every transfer entry (key, entry), in key order: by route, then source position.
-    pub fn transfers(&self) -> impl Iterator<Item = Result<(Vec<u8>, TransferEntry)>> + '_ {
-        self.tree.scan_prefix(b"t/").map(|r| {
-            let (k, v) = r?;
-            Ok((k.to_vec(), decode(&v, "transfer")?))
-        })
+    /// The entries of each route whose block time is within `lookback_ms` of the route's
+    /// newest entry, newest first: all a governor window can still count, read without the
+    /// rest of the route's history (positions, and so block times, only grow).
+    pub fn recent_transfers(&self, lookback_ms: u64) -> Result<Vec<TransferEntry>> {
+        let mut out = Vec::new();
+        // Routes from the last, each ending below the previous one's first key.
+        let mut below = b"t0".to_vec();
+        loop {
+            let mut newest_first = self.tree.range(b"t/".to_vec()..below).rev();
+            let Some(first) = newest_first.next() else {
+                return Ok(out);
+            };
+            let (k, v) = first?;
+            let route_prefix = k[..k.len().saturating_sub(POSITION_BYTES)].to_vec();
+            let newest: TransferEntry = decode(&v, "transfer")?;
+            let cutoff = newest.time_ms.saturating_sub(lookback_ms);
+            out.push(newest);
+            for kv in newest_first {
+                let (k, v) = kv?;
+                if !k.starts_with(&route_prefix) {
+                    break;
+                }
+                let entry: TransferEntry = decode(&v, "transfer")?;
+                if entry.time_ms < cutoff {
+                    break;
+                }
+                out.push(entry);
+            }
+            below = route_prefix;
+        }
     }
 
     /// Transfers held for review, oldest route position first, at most `limit`.

@@ -442,3 +442,51 @@ fn has_transfer_answers_for_stored_entries_only() {
     assert!(book.has_transfer(&key(&sealed.transfers[1])).unwrap());
     assert!(!book.has_transfer(&key(&transfer(7))).unwrap());
 }
+
+/// Route `source`→`dest` transfers `0..n` taken in pending, transfer `i` at block time `10 i`.
+pub(crate) fn put_pending_route(book: &Book, source: &str, dest: &str, n: u32) {
+    let mut changes = Changes::default();
+    for i in 0..n {
+        let t = Transfer {
+            source_chain: chain(source),
+            ..transfer(i)
+        };
+        let key = transfer_key(&chain(source), &chain(dest), t.source_position);
+        let entry = TransferEntry {
+            transfer: t,
+            dest_chain: chain(dest),
+            time_ms: u64::from(i) * 10,
+            seen_ms: None,
+            state: TransferState::Pending,
+        };
+        changes.put_transfer(&key, &entry, None);
+    }
+    book.tree_apply_blocking(changes).unwrap();
+}
+
+#[test]
+fn recent_transfers_reads_each_route_back_to_its_lookback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, book) = open_book(dir.path());
+    put_pending_route(&book, "a", "b", 100);
+    put_pending_route(&book, "a", "c", 30);
+    put_pending_route(&book, "c", "a", 5);
+    let recent = book.recent_transfers(95).unwrap();
+    let seen: Vec<(String, u64)> = recent
+        .iter()
+        .map(|e| {
+            (
+                format!("{}>{}", e.transfer.source_chain, e.dest_chain),
+                e.time_ms,
+            )
+        })
+        .collect();
+    let route = |name: &'static str, times: std::ops::RangeInclusive<u64>| {
+        times.rev().step_by(10).map(move |t| (name.to_string(), t))
+    };
+    let expected: Vec<_> = route("c>a", 0..=40)
+        .chain(route("a>c", 200..=290))
+        .chain(route("a>b", 900..=990))
+        .collect();
+    assert_eq!(seen, expected);
+}
