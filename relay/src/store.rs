@@ -368,12 +368,18 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_page_is_stored_in_runs_and_read_back_from_any_position_inside_one() {
+    /// A fresh store, and a long page of chain `a` not yet ingested.
+    fn store_and_page(events: u32) -> (tempfile::TempDir, Store, ChainId, Vec<ChainEvent>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let a = ChainId::new("a").unwrap();
-        let page = long_page(&a, 500);
+        let page = long_page(&a, events);
+        (dir, store, a, page)
+    }
+
+    #[test]
+    fn a_page_is_stored_in_runs_and_read_back_from_any_position_inside_one() {
+        let (_dir, store, a, page) = store_and_page(500);
         let next = page.last().unwrap().position.next_block();
         store.ingest_now(&a, &page, next).unwrap();
         let values = store.events.len();
@@ -391,10 +397,7 @@ mod tests {
 
     #[test]
     fn events_stored_one_per_value_by_an_older_version_still_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let a = ChainId::new("a").unwrap();
-        let page = long_page(&a, 60);
+        let (_dir, store, a, page) = store_and_page(60);
         for e in &page[..51] {
             let key = event_key(&a, e.position);
             store
