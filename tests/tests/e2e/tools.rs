@@ -364,4 +364,43 @@ fn bench_refuses_a_rate_it_cannot_pace_naming_the_flag() {
         &["bench", "transfers", "--max-batch", "0", "--dir", work],
         "--max-batch must be 1..=4096",
     );
+    net.cli_err(
+        &["bench", "transfers", "--flow-ceiling", "0", "--dir", work],
+        "--flow-ceiling must be at least 1",
+    );
+}
+
+// Regression: a run whose transfers the committee's governor held waited out its drain
+// timeout (minutes) and then said only how many were released. It stops once releases
+// stall and says that they are held, and why.
+#[test]
+fn bench_transfers_stops_and_says_so_when_the_governor_holds_transfers() {
+    let net = Net::new();
+    let (out, work) = (net.path().join("bench-out"), net.path().join("work"));
+    let (out, work) = (
+        out.to_str().expect("utf-8 path"),
+        work.to_str().expect("utf-8 path"),
+    );
+    let run = net.cli_err(
+        &[
+            "bench",
+            "transfers",
+            "--transfers",
+            "6",
+            "--concurrency",
+            "2",
+            "--members",
+            "3",
+            "--threshold",
+            "2",
+            "--flow-ceiling",
+            "3",
+            "--out",
+            out,
+            "--dir",
+            work,
+        ],
+        "holds transfers for operator review",
+    );
+    assert!(run.stderr.contains("ceiling 3"), "{}", run.stderr);
 }

@@ -43,6 +43,8 @@ pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 const DRAIN_FLOOR_PER_S: u64 = 100;
 /// How often the drain checks how many releases the destination reported.
 const EVENT_POLL: Duration = Duration::from_millis(20);
+/// How long the drain goes without a release before it asks whether transfers are held.
+const STALL_CHECK: Duration = Duration::from_secs(10);
 /// How often a held run checks whether every member has seen every lock.
 const SEEN_POLL: Duration = Duration::from_millis(200);
 /// A held run's pause after every member has seen every lock, so the figures include
@@ -85,7 +87,14 @@ pub struct CommitteeArgs {
     /// Most transfers in one batch (notary.max_batch) [default: the relay's].
     #[arg(long, value_name = "N")]
     pub max_batch: Option<u32>,
+    /// The members' flow limit on the route, in units an hour (each transfer moves 1);
+    /// transfers past it are held for review and the run stops saying so.
+    #[arg(long, value_name = "UNITS", default_value_t = NO_FLOW_LIMIT)]
+    pub flow_ceiling: u128,
 }
+
+/// A flow ceiling no run reaches.
+const NO_FLOW_LIMIT: u128 = 1_000_000_000_000_000_000;
 
 #[derive(Args)]
 pub struct TransferBenchArgs {
@@ -194,6 +203,9 @@ pub fn check(c: &CommitteeArgs) -> Result<()> {
     if c.max_batch.is_some_and(|n| n == 0 || n > MAX_BATCH_LIMIT) {
         bail!("--max-batch must be 1..={MAX_BATCH_LIMIT}");
     }
+    if c.flow_ceiling == 0 {
+        bail!("--flow-ceiling must be at least 1 (units an hour)");
+    }
     super::check_rate("--rate", c.rate)
 }
 
@@ -217,7 +229,7 @@ pub async fn launch(
     let settings = committee::local_settings(
         c.batch_blocks,
         c.max_batch,
-        1_000_000_000_000_000_000,
+        c.flow_ceiling,
         &[(a.as_str(), b.as_str(), "USD")],
     );
     for number in 1..=c.members {
@@ -352,6 +364,7 @@ pub async fn drive(
     };
     let drain_timeout = drain_timeout(locks.len());
     let drained = Instant::now();
+    let mut progress = (0, Instant::now());
     loop {
         let released = seen
             .lock()
@@ -360,6 +373,12 @@ pub async fn drive(
             .len();
         if released >= locks.len() {
             break;
+        }
+        if released > progress.0 {
+            progress = (released, Instant::now());
+        } else if progress.1.elapsed() > STALL_CHECK {
+            fail_if_held(&bridge.members[0], released, locks.len()).await?;
+            progress.1 = Instant::now();
         }
         if drained.elapsed() > drain_timeout {
             bail!(
@@ -435,6 +454,23 @@ async fn lock_all(
         locks.extend(t.await??);
     }
     Ok(locks)
+}
+
+/// Ends a stalled drain at once, saying why, when the committee's governor holds transfers:
+/// they wait for an operator and would never be released.
+async fn fail_if_held(member: &MemberProcess, released: usize, total: usize) -> Result<()> {
+    let status = member
+        .client()
+        .notary_status()
+        .await
+        .context("asking member 1 why releases stalled")?;
+    if let Some(first) = status.held.first() {
+        bail!(
+            "only {released} of {total} transfers were released: member 1 holds transfers for operator review (the first: {}); raise the route's flow limit or review them with `causeway notary review`",
+            first.hold_reason.as_deref().unwrap_or("no reason given"),
+        );
+    }
+    Ok(())
 }
 
 /// Waits until every member has taken in every lock. Members follow the source in order
