@@ -8,6 +8,14 @@ use causeway_e2e::Net;
 /// `causeway --json bench ARGS` with `--out` and `--dir` under the test's directory: the
 /// printed report, and where it wrote report.json and latency.svg.
 fn bench(net: &Net, args: &[&str]) -> (serde_json::Value, PathBuf) {
+    let (argv, out) = bench_argv(net, args);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    (net.cli_ok(&argv).json(), out)
+}
+
+/// The arguments of `causeway --json bench ARGS` with `--out` and `--dir` under the test's
+/// directory, and the `--out` directory.
+fn bench_argv(net: &Net, args: &[&str]) -> (Vec<String>, PathBuf) {
     let out = net.path().join("bench-out");
     let work = net.path().join("work");
     let dirs = [
@@ -16,13 +24,33 @@ fn bench(net: &Net, args: &[&str]) -> (serde_json::Value, PathBuf) {
         "--dir",
         work.to_str().expect("utf-8 path"),
     ];
-    let argv: Vec<&str> = ["--json", "bench"]
+    let argv = ["--json", "bench"]
         .iter()
         .chain(args)
         .chain(&dirs)
-        .copied()
+        .map(|a| a.to_string())
         .collect();
-    (net.cli_ok(&argv).json(), out)
+    (argv, out)
+}
+
+/// `bench COMMAND` run small enough for a test (6 transfers from 2 senders through a
+/// 2-of-3 committee), then `extra`.
+fn small_committee<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let small = [
+        "--transfers",
+        "6",
+        "--concurrency",
+        "2",
+        "--members",
+        "3",
+        "--threshold",
+        "2",
+    ];
+    [command]
+        .into_iter()
+        .chain(small)
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 // README "Tests and benchmarks": the load tool reports every process it started and writes
@@ -151,24 +179,8 @@ fn bench_transfers_times_each_stage_and_measures_the_processes_while_all_are_in_
 #[test]
 fn bench_mix_drives_transfers_and_swaps_at_once_and_reports_each() {
     let net = Net::new();
-    let (report, out) = bench(
-        &net,
-        &[
-            "mix",
-            "--transfers",
-            "6",
-            "--concurrency",
-            "2",
-            "--members",
-            "3",
-            "--threshold",
-            "2",
-            "--swaps",
-            "3",
-            "--swap-concurrency",
-            "2",
-        ],
-    );
+    let args = small_committee("mix", &["--swaps", "3", "--swap-concurrency", "2"]);
+    let (report, out) = bench(&net, &args);
     assert_transfer_stages(&report["transfers"], 3);
     let swaps = &report["swaps"];
     assert_eq!(
@@ -376,31 +388,9 @@ fn bench_refuses_a_rate_it_cannot_pace_naming_the_flag() {
 #[test]
 fn bench_transfers_stops_and_says_so_when_the_governor_holds_transfers() {
     let net = Net::new();
-    let (out, work) = (net.path().join("bench-out"), net.path().join("work"));
-    let (out, work) = (
-        out.to_str().expect("utf-8 path"),
-        work.to_str().expect("utf-8 path"),
-    );
-    let run = net.cli_err(
-        &[
-            "bench",
-            "transfers",
-            "--transfers",
-            "6",
-            "--concurrency",
-            "2",
-            "--members",
-            "3",
-            "--threshold",
-            "2",
-            "--flow-ceiling",
-            "3",
-            "--out",
-            out,
-            "--dir",
-            work,
-        ],
-        "holds transfers for operator review",
-    );
+    let args = small_committee("transfers", &["--flow-ceiling", "3"]);
+    let (argv, _) = bench_argv(&net, &args);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let run = net.cli_err(&argv, "holds transfers for operator review");
     assert!(run.stderr.contains("ceiling 3"), "{}", run.stderr);
 }
