@@ -188,6 +188,10 @@ impl Store {
 
     /// Ingested events of `chain` at positions `>= from`, at most `limit`.
     pub fn events(&self, chain: &ChainId, from: Cursor, limit: usize) -> Result<Vec<ChainEvent>> {
+        let mut out: Vec<ChainEvent> = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
         let prefix = chain_prefix(chain);
         let wanted = event_key(chain, from);
         // The run holding `from` may start before it.
@@ -201,7 +205,6 @@ impl Store {
         };
         let mut end = prefix;
         *end.last_mut().expect("a prefix ends in NUL") = 1;
-        let mut out: Vec<ChainEvent> = Vec::new();
         for kv in self.events.range(begin..end) {
             let (_, v) = kv?;
             for event in decode_chunk(&v)? {
@@ -391,6 +394,8 @@ mod tests {
             assert_eq!(read, page[start..(start + 30).min(500)], "from {from}");
         }
         assert!(store.events(&a, next, 10).unwrap().is_empty());
+        // Regression: a limit of 0 returned the first event of the run.
+        assert!(store.events(&a, page[3].position, 0).unwrap().is_empty());
         let found = store.htlc_events(&Hash32([200; 32])).unwrap();
         assert_eq!(found, vec![page[200].clone()]);
     }
