@@ -25,6 +25,14 @@ use super::wire::Wire;
 const COMMAND_QUEUE: usize = 1024;
 /// Committee messages handled between two flushes of their nonce records, at most.
 const MAX_MESSAGES_PER_FLUSH: usize = 256;
+
+/// Messages one round of outputs sends, in order, and whether a nonce record written for
+/// them must be flushed first.
+#[derive(Default)]
+struct Outbox {
+    messages: Vec<Envelope<SigningMessage>>,
+    guarded: bool,
+}
 /// Completed signatures queued for the attester.
 pub const COMPLETION_QUEUE: usize = 1024;
 /// Test hook: a member started with this set to 1 sends invalid signature shares, so the
@@ -238,28 +246,15 @@ impl Service {
         timers: &mpsc::Sender<(SessionId, u32)>,
     ) -> Result<()> {
         loop {
-            let mut guarded = false;
-            let mut sends = Vec::new();
-            let mut rest = Vec::new();
+            let mut outbox = Outbox::default();
             for output in std::mem::take(&mut outputs) {
-                match output {
-                    SigningOutput::Send(envelope) => sends.push(envelope),
-                    SigningOutput::PersistNonceThenSend { record, envelope } => {
-                        self.store_nonce(&record)?;
-                        guarded = true;
-                        sends.push(envelope);
-                    }
-                    other => rest.push(other),
-                }
+                self.perform_one(output, timers, &mut outbox).await?;
             }
-            if guarded {
+            if outbox.guarded {
                 self.durable.flush().await?;
             }
-            for envelope in sends {
+            for envelope in outbox.messages {
                 self.send(envelope);
-            }
-            for output in rest {
-                self.perform_one(output, timers).await?;
             }
             if self.local.is_empty() {
                 break;
@@ -279,18 +274,21 @@ impl Service {
         Ok(())
     }
 
+    /// Performs one output; a message goes to `outbox`, to leave once the nonce records
+    /// written for it are flushed.
     async fn perform_one(
         &mut self,
         output: SigningOutput,
         timers: &mpsc::Sender<(SessionId, u32)>,
+        outbox: &mut Outbox,
     ) -> Result<()> {
         match output {
-            SigningOutput::Send(envelope) => self.send(envelope),
+            SigningOutput::Send(envelope) => outbox.messages.push(envelope),
             SigningOutput::PersistNonceThenSend { record, envelope } => {
                 // specs/notary.md §5: durable before the commitment or share leaves.
                 self.store_nonce(&record)?;
-                self.durable.flush().await?;
-                self.send(envelope);
+                outbox.guarded = true;
+                outbox.messages.push(envelope);
             }
             SigningOutput::AttemptStarted {
                 session,
