@@ -91,13 +91,20 @@ pub fn encode_chunks(chain: &ChainId, events: &[ChainEvent]) -> Result<Vec<(Vec<
     Ok(chunks)
 }
 
-/// A log value: a run of events, or one event as older versions stored it.
-fn decode_chunk(bytes: &[u8]) -> Result<Vec<ChainEvent>> {
-    if bytes.first() == Some(&b'[') {
-        Ok(serde_json::from_slice(bytes)?)
+/// A log value stored under `key`: a run of events, or one event as older versions stored
+/// it. A value that decodes as neither is reported with its chain and position.
+fn decode_chunk(key: &[u8], bytes: &[u8]) -> Result<Vec<ChainEvent>> {
+    let decoded = if bytes.first() == Some(&b'[') {
+        serde_json::from_slice(bytes)
     } else {
-        Ok(vec![serde_json::from_slice(bytes)?])
-    }
+        serde_json::from_slice(bytes).map(|e| vec![e])
+    };
+    decoded.with_context(|| {
+        let split = key.len().saturating_sub(12);
+        let chain = String::from_utf8_lossy(key[..split].strip_suffix(&[0]).unwrap_or_default());
+        let at = cursor_from(&key[split..]).map_or("?".into(), |p| p.to_string());
+        format!("the relay's event log of {chain} is corrupt at {at}; stop the relay and restore its data_dir from a backup")
+    })
 }
 
 impl Store {
@@ -206,8 +213,8 @@ impl Store {
         let mut end = prefix;
         *end.last_mut().expect("a prefix ends in NUL") = 1;
         for kv in self.events.range(begin..end) {
-            let (_, v) = kv?;
-            for event in decode_chunk(&v)? {
+            let (k, v) = kv?;
+            for event in decode_chunk(&k, &v)? {
                 // Skips what precedes `from` and, defensively, anything a run overlapping
                 // its predecessor repeats.
                 let after_last = out.last().is_none_or(|l| event.position > l.position);
@@ -244,7 +251,8 @@ impl Store {
         let Some(kv) = self.events.range(prefix..=key).next_back() else {
             return Ok(None);
         };
-        Ok(decode_chunk(&kv?.1)?
+        let (k, v) = kv?;
+        Ok(decode_chunk(&k, &v)?
             .into_iter()
             .find(|e| e.position == position))
     }
@@ -398,6 +406,24 @@ mod tests {
         assert!(store.events(&a, page[3].position, 0).unwrap().is_empty());
         let found = store.htlc_events(&Hash32([200; 32])).unwrap();
         assert_eq!(found, vec![page[200].clone()]);
+    }
+
+    #[test]
+    fn a_corrupt_log_value_is_reported_with_its_chain_and_position() {
+        let (_dir, store, a, page) = store_and_page(3);
+        store
+            .ingest_now(&a, &page, page[2].position.next_block())
+            .unwrap();
+        store
+            .events
+            .insert(event_key(&a, page[0].position), &b"[{\"truncated"[..])
+            .unwrap();
+        let err = store.events(&a, Cursor::default(), 10).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("event log of a is corrupt at") && text.contains("backup"),
+            "{text}"
+        );
     }
 
     #[test]
