@@ -16,6 +16,8 @@ pub(crate) struct CoordinatorRound {
     commitments: BTreeMap<Identifier, SigningCommitments>,
     package: Option<SigningPackage>,
     shares: BTreeMap<Identifier, SignatureShare>,
+    /// The package was built from pooled commitments (§5.1), not from this round's.
+    pooled: bool,
 }
 
 pub(crate) enum ShareOutcome {
@@ -36,6 +38,32 @@ impl CoordinatorRound {
             commitments: BTreeMap::new(),
             package: None,
             shares: BTreeMap::new(),
+            pooled: false,
+        }
+    }
+
+    /// A round whose package is already built from pooled commitments: one round trip.
+    pub(crate) fn pooled(round: RoundId, package: SigningPackage) -> Self {
+        CoordinatorRound {
+            round,
+            commitments: package.signing_commitments().clone(),
+            package: Some(package),
+            shares: BTreeMap::new(),
+            pooled: true,
+        }
+    }
+
+    /// Pooled signers whose share has not arrived: if one of them voids its pool (or never
+    /// answers), this round cannot complete.
+    pub(crate) fn pooled_signers_pending(&self) -> Vec<Identifier> {
+        match (&self.package, self.pooled) {
+            (Some(package), true) => package
+                .signing_commitments()
+                .keys()
+                .filter(|id| !self.shares.contains_key(id))
+                .copied()
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

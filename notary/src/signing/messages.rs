@@ -57,16 +57,27 @@ pub enum SigningMessage {
         session: SessionId,
         signature: SignatureBytes,
     },
+    /// Signer → one coordinator: commitments to nonces kept for that coordinator's sign
+    /// requests only (§5.1). `restarted`: the signer lost every nonce behind commitments it
+    /// gave before, so they are void.
+    Pool {
+        restarted: bool,
+        commitments: Vec<SigningCommitments>,
+    },
+    /// Coordinator → signer: send me `want` more pooled commitments.
+    PoolRequest { want: u16 },
 }
 
 impl SigningMessage {
-    pub fn session(&self) -> SessionId {
+    /// The session the message belongs to; pool messages belong to none.
+    pub fn session(&self) -> Option<SessionId> {
         match self {
             SigningMessage::CommitRequest { round }
             | SigningMessage::Commitment { round, .. }
             | SigningMessage::SignRequest { round, .. }
-            | SigningMessage::Share { round, .. } => round.session,
-            SigningMessage::Result { session, .. } => *session,
+            | SigningMessage::Share { round, .. } => Some(round.session),
+            SigningMessage::Result { session, .. } => Some(*session),
+            SigningMessage::Pool { .. } | SigningMessage::PoolRequest { .. } => None,
         }
     }
 }
@@ -87,9 +98,10 @@ pub enum SigningOutput {
         attempt: u32,
         coordinator: Identifier,
     },
-    /// A peer's message was not acted on; log it (and count it per peer).
+    /// A peer's message was not acted on; log it (and count it per peer). `session` is
+    /// `None` for pool messages.
     Refused {
-        session: SessionId,
+        session: Option<SessionId>,
         from: Identifier,
         reason: Refusal,
     },
@@ -148,6 +160,10 @@ pub enum Refusal {
     NotVouched,
     #[error("the claimed group signature does not verify")]
     InvalidResult,
+    #[error("the package's commitment for us is not one we pooled for this coordinator (used already, or made before we restarted)")]
+    UnknownPooledCommitment,
+    #[error("a pool message carries {got} commitments; at most {max} are allowed")]
+    PoolTooLarge { got: usize, max: usize },
     #[error("FROST rejected the input: {reason}")]
     Frost { reason: String },
 }

@@ -12,6 +12,7 @@ use crate::signing::messages::{
     Refusal, RoundId, SessionFailure, SessionId, SignatureBytes, SigningMessage, SigningOutput,
 };
 use crate::signing::nonces::{NonceBook, NonceRecord, SignOutcome, MAX_NONCE_RECORDS};
+use crate::signing::pool::{PoolViews, SignerPools, POOL_TARGET};
 use crate::signing::schedule::{coordinator_for, coordinator_order};
 use crate::transport::{member_label, Envelope};
 
@@ -53,6 +54,14 @@ pub enum SigningError {
     TooManyNonceRecords { count: usize, max: usize },
 }
 
+/// Rounds a coordinator began: from pooled commitments (one round trip, §5.1) or by asking
+/// for commitments (two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundCounts {
+    pub pooled: u64,
+    pub commit_request: u64,
+}
+
 struct Session {
     message: Vec<u8>,
     order: Vec<Identifier>,
@@ -76,6 +85,9 @@ pub struct SigningNode<R> {
     members: Vec<Identifier>,
     rng: R,
     nonces: NonceBook,
+    pools: SignerPools,
+    views: PoolViews,
+    rounds: RoundCounts,
     sessions: BTreeMap<SessionId, Session>,
     finished: VecDeque<(SessionId, Ended)>,
     buffered: VecDeque<(Identifier, SigningMessage)>,
@@ -113,6 +125,9 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             group_key,
             rng,
             nonces,
+            pools: SignerPools::default(),
+            views: PoolViews::default(),
+            rounds: RoundCounts::default(),
             sessions: BTreeMap::new(),
             finished: VecDeque::new(),
             buffered: VecDeque::new(),
@@ -129,6 +144,36 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
 
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Call once at start (specs/notary.md §5.1): gives every other coordinator a batch of
+    /// pooled commitments that voids what it held from before a restart, and asks every
+    /// member, this one included, for a batch for this coordinator.
+    pub fn announce_pools(&mut self) -> Vec<SigningOutput> {
+        let me = self.identifier();
+        let mut out = Vec::with_capacity(self.members.len());
+        // This member's own pool comes from its answer to the request below, looped back.
+        for coordinator in self.members.clone().into_iter().filter(|id| *id != me) {
+            let commitments =
+                self.pools
+                    .generate(coordinator, POOL_TARGET, &self.key, &mut self.rng);
+            out.push(SigningOutput::Send(Envelope::member(
+                coordinator,
+                SigningMessage::Pool {
+                    restarted: true,
+                    commitments,
+                },
+            )));
+        }
+        for member in self.members.clone() {
+            self.views.void(member);
+        }
+        out.push(SigningOutput::Send(Envelope::everyone(
+            SigningMessage::PoolRequest {
+                want: POOL_TARGET as u16,
+            },
+        )));
+        out
     }
 
     /// The daemon vouches for `message`: it has built these attestation bytes itself from
@@ -162,7 +207,7 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
         let mut out = self.begin_attempt(session, 0);
         let (ready, waiting): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.buffered)
             .into_iter()
-            .partition(|(_, m)| m.session() == session);
+            .partition(|(_, m)| m.session() == Some(session));
         self.buffered = waiting;
         for (from, message) in ready {
             out.extend(self.receive(from, message));
@@ -172,24 +217,46 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
 
     /// The attempt timer for `session` expired: move to the next coordinator.
     pub fn timeout(&mut self, session: SessionId) -> Vec<SigningOutput> {
-        let Some(current) = self.sessions.get(&session).map(|s| s.attempt) else {
+        let Some(open) = self.sessions.get(&session) else {
             return Vec::new();
         };
-        self.begin_attempt(session, current.saturating_add(1))
+        let next = open.attempt.saturating_add(1);
+        // Pooled signers that never answered are down or lost what they pooled: use none of
+        // their commitments until they answer a request for more (§5.1).
+        let silent = open
+            .coordinating
+            .as_ref()
+            .map(CoordinatorRound::pooled_signers_pending)
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for member in silent {
+            self.views.void(member);
+            out.push(SigningOutput::Send(Envelope::member(
+                member,
+                SigningMessage::PoolRequest {
+                    want: POOL_TARGET as u16,
+                },
+            )));
+        }
+        out.extend(self.begin_attempt(session, next));
+        out
     }
 
     /// A message from `from` (authenticated by the transport).
     pub fn receive(&mut self, from: Identifier, message: SigningMessage) -> Vec<SigningOutput> {
         let session = message.session();
         if !self.members.contains(&from) {
-            return vec![refused(
+            return vec![SigningOutput::Refused {
                 session,
                 from,
-                Refusal::UnknownMember {
+                reason: Refusal::UnknownMember {
                     member: member_label(&from),
                 },
-            )];
+            }];
         }
+        let Some(session) = session else {
+            return self.on_pool_message(from, message);
+        };
         if self.ended(&session).is_some() {
             return Vec::new();
         }
@@ -210,6 +277,9 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             }
             SigningMessage::Share { round, share } => self.on_share(from, round, share),
             SigningMessage::Result { session, signature } => self.on_result(session, signature),
+            SigningMessage::Pool { .. } | SigningMessage::PoolRequest { .. } => {
+                return self.on_pool_message(from, message)
+            }
         };
         result.unwrap_or_else(|reason| vec![refused(session, from, reason)])
     }
@@ -261,10 +331,129 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             // Unreachable while rounds only advance on exclusions, but bounded regardless.
             return self.begin_attempt(round.session, round.attempt.saturating_add(1));
         }
+        if let Some(out) = self.begin_pooled_round(round) {
+            self.rounds.pooled += 1;
+            return out;
+        }
+        self.rounds.commit_request += 1;
+        let Some(session) = self.sessions.get_mut(&round.session) else {
+            return Vec::new();
+        };
         session.coordinating = Some(CoordinatorRound::new(round));
         vec![SigningOutput::Send(Envelope::everyone(
             SigningMessage::CommitRequest { round },
         ))]
+    }
+
+    /// One round trip (§5.1): if t members that are not excluded, this coordinator first,
+    /// have pooled commitments here, their package goes out at once. `None`: too few have,
+    /// so the round asks for commitments instead.
+    fn begin_pooled_round(&mut self, round: RoundId) -> Option<Vec<SigningOutput>> {
+        let me = self.identifier();
+        let threshold = usize::from(self.threshold());
+        let session = self.sessions.get(&round.session)?;
+        let signers: Vec<Identifier> = std::iter::once(me)
+            .chain(session.order.iter().copied().filter(|id| *id != me))
+            .filter(|id| !session.excluded.contains(id) && self.views.has(id))
+            .take(threshold)
+            .collect();
+        if signers.len() < threshold {
+            return None;
+        }
+        let commitments: BTreeMap<_, _> = signers
+            .iter()
+            .filter_map(|id| self.views.take(id).map(|c| (*id, c)))
+            .collect();
+        let package = SigningPackage::new(commitments, &session.message);
+        let mut out: Vec<SigningOutput> = signers
+            .iter()
+            .map(|signer| {
+                SigningOutput::Send(Envelope::member(
+                    *signer,
+                    SigningMessage::SignRequest {
+                        round,
+                        package: package.clone(),
+                    },
+                ))
+            })
+            .collect();
+        for signer in &signers {
+            if let Some(want) = self.views.top_up(signer) {
+                out.push(SigningOutput::Send(Envelope::member(
+                    *signer,
+                    SigningMessage::PoolRequest { want: want as u16 },
+                )));
+            }
+        }
+        self.sessions.get_mut(&round.session)?.coordinating =
+            Some(CoordinatorRound::pooled(round, package));
+        Some(out)
+    }
+
+    fn on_pool_message(&mut self, from: Identifier, message: SigningMessage) -> Vec<SigningOutput> {
+        let result = match message {
+            SigningMessage::Pool {
+                restarted,
+                commitments,
+            } => self.on_pool(from, restarted, commitments),
+            SigningMessage::PoolRequest { want } => self.on_pool_request(from, want),
+            _ => Ok(Vec::new()),
+        };
+        result.unwrap_or_else(|reason| {
+            vec![SigningOutput::Refused {
+                session: None,
+                from,
+                reason,
+            }]
+        })
+    }
+
+    fn on_pool(
+        &mut self,
+        from: Identifier,
+        restarted: bool,
+        commitments: Vec<frost_ed25519::round1::SigningCommitments>,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        check_pool_size(commitments.len())?;
+        self.views.receive(from, restarted, commitments);
+        if !restarted {
+            return Ok(Vec::new());
+        }
+        // Its earlier nonces died with its process: pooled rounds still waiting on its share
+        // never complete, so they start over now instead of at the attempt timeout.
+        let doomed: Vec<RoundId> = self
+            .sessions
+            .values()
+            .filter_map(|s| s.coordinating.as_ref())
+            .filter(|c| c.pooled_signers_pending().contains(&from))
+            .map(|c| c.round)
+            .collect();
+        let mut out = Vec::new();
+        for round in doomed {
+            out.extend(self.begin_round(RoundId {
+                round: round.round + 1,
+                ..round
+            }));
+        }
+        Ok(out)
+    }
+
+    fn on_pool_request(
+        &mut self,
+        from: Identifier,
+        want: u16,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        check_pool_size(usize::from(want))?;
+        let commitments = self
+            .pools
+            .generate(from, usize::from(want), &self.key, &mut self.rng);
+        Ok(vec![SigningOutput::Send(Envelope::member(
+            from,
+            SigningMessage::Pool {
+                restarted: false,
+                commitments,
+            },
+        ))])
     }
 
     fn on_commit_request(
@@ -394,6 +583,9 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             });
         }
         let reply = |share| Envelope::member(from, SigningMessage::Share { round, share });
+        if !self.nonces.holds(&round) {
+            return self.sign_pooled(from, round, package);
+        }
         Ok(vec![match self
             .nonces
             .sign(round, package, &session.message, &self.key)?
@@ -404,6 +596,36 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             },
             SignOutcome::Repeat(share) => SigningOutput::Send(reply(share)),
         }])
+    }
+
+    /// Signs with the nonces pooled for coordinator `from` (§5.1). They leave the pool before
+    /// signing and were never on disk, so nothing needs persisting before the share leaves.
+    fn sign_pooled(
+        &mut self,
+        from: Identifier,
+        round: RoundId,
+        package: &SigningPackage,
+    ) -> Result<Vec<SigningOutput>, Refusal> {
+        let session = self.session(&round.session)?;
+        if package.message().as_slice() != session.message {
+            return Err(Refusal::DifferentMessage);
+        }
+        let mine = package
+            .signing_commitment(&self.identifier())
+            .ok_or(Refusal::CommitmentMismatch)?;
+        let nonces = self
+            .pools
+            .take(from, &mine)
+            .ok_or(Refusal::UnknownPooledCommitment)?;
+        let share = frost_ed25519::round2::sign(package, &nonces, &self.key).map_err(|e| {
+            Refusal::Frost {
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(vec![SigningOutput::Send(Envelope::member(
+            from,
+            SigningMessage::Share { round, share },
+        ))])
     }
 
     fn on_share(
@@ -512,6 +734,16 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
     pub fn nonce_records(&self) -> usize {
         self.nonces.len()
     }
+
+    /// Secret nonces pooled for coordinators, and commitments pooled here by members (status).
+    pub fn pooled(&self) -> (usize, usize) {
+        (self.pools.len(), self.views.len())
+    }
+
+    /// Rounds this node has coordinated, by how they began (status).
+    pub fn round_counts(&self) -> RoundCounts {
+        self.rounds
+    }
 }
 
 fn check_coordinator(session: &Session, from: Identifier, attempt: u32) -> Result<(), Refusal> {
@@ -527,8 +759,18 @@ fn check_coordinator(session: &Session, from: Identifier, attempt: u32) -> Resul
 
 fn refused(session: SessionId, from: Identifier, reason: Refusal) -> SigningOutput {
     SigningOutput::Refused {
-        session,
+        session: Some(session),
         from,
         reason,
     }
+}
+
+fn check_pool_size(got: usize) -> Result<(), Refusal> {
+    if got > POOL_TARGET {
+        return Err(Refusal::PoolTooLarge {
+            got,
+            max: POOL_TARGET,
+        });
+    }
+    Ok(())
 }

@@ -78,6 +78,11 @@ impl NonceBook {
         })
     }
 
+    /// Whether `round` has round-bound nonces here (committed or used).
+    pub(crate) fn holds(&self, round: &RoundId) -> bool {
+        self.records.contains_key(round)
+    }
+
     /// Fresh nonces for a round that has none yet.
     pub(crate) fn commit<R: RngCore + CryptoRng>(
         &mut self,

@@ -39,6 +39,8 @@ pub(crate) struct Net {
     pub disk: BTreeMap<Identifier, BTreeMap<RoundId, NonceRecord>>,
     pub events: Vec<(Identifier, SigningOutput)>,
     pub corrupt_shares_from: BTreeSet<Identifier>,
+    /// Messages delivered, by kind (a broadcast counts once).
+    pub delivered: BTreeMap<&'static str, usize>,
     queue: VecDeque<(Identifier, Envelope<SigningMessage>)>,
     shuffle: Option<StdRng>,
     public: PublicKeyPackage,
@@ -63,6 +65,7 @@ impl Net {
             disk: BTreeMap::new(),
             events: Vec::new(),
             corrupt_shares_from: BTreeSet::new(),
+            delivered: BTreeMap::new(),
             queue: VecDeque::new(),
             shuffle: None,
             public,
@@ -108,6 +111,18 @@ impl Net {
         }
     }
 
+    /// Every online member announces its pools (specs/notary.md §5.1), as a daemon does at
+    /// start, and the network runs until they are exchanged.
+    pub fn announce_all(&mut self) {
+        for id in self.ids() {
+            if !self.offline.contains(&id) {
+                let out = self.nodes.get_mut(&id).expect("node").announce_pools();
+                self.absorb(id, out);
+            }
+        }
+        self.run();
+    }
+
     pub fn timeout_all(&mut self, session: SessionId) {
         for id in self.ids() {
             if !self.offline.contains(&id) {
@@ -132,6 +147,7 @@ impl Net {
             if self.offline.contains(&from) {
                 continue;
             }
+            *self.delivered.entry(kind(&envelope.message)).or_default() += 1;
             if let SigningMessage::Share { share, .. } = &mut envelope.message {
                 if self.corrupt_shares_from.contains(&from) {
                     *share = SignatureShare::deserialize(&[7; 32]).expect("scalar encoding");
@@ -206,8 +222,20 @@ impl Net {
     }
 }
 
+fn kind(message: &SigningMessage) -> &'static str {
+    match message {
+        SigningMessage::CommitRequest { .. } => "commit_request",
+        SigningMessage::Commitment { .. } => "commitment",
+        SigningMessage::SignRequest { .. } => "sign_request",
+        SigningMessage::Share { .. } => "share",
+        SigningMessage::Result { .. } => "result",
+        SigningMessage::Pool { .. } => "pool",
+        SigningMessage::PoolRequest { .. } => "pool_request",
+    }
+}
+
 /// A fresh network of dealer keys and one attestation message for it.
-fn session_net(
+pub(crate) fn session_net(
     n: u16,
     t: u16,
     seed: u64,
@@ -221,7 +249,7 @@ fn session_net(
     (net, m, session, order)
 }
 
-fn assert_verifies(net: &Net, message: &[u8], signature: SignatureBytes) {
+pub(crate) fn assert_verifies(net: &Net, message: &[u8], signature: SignatureBytes) {
     verify_attestation_bytes(&net.group_key(), message, &signature.0)
         .expect("group signature verifies");
 }

@@ -64,6 +64,18 @@ pub struct SignerStats {
     pub sessions_completed: u64,
     pub sessions_failed: u64,
     pub nonce_records: usize,
+    /// Secret nonces this member pooled for coordinators (§5.1), in memory only.
+    #[serde(default)]
+    pub pooled_nonces: usize,
+    /// Commitments members pooled with this member as coordinator.
+    #[serde(default)]
+    pub pooled_commitments: usize,
+    /// Rounds this member coordinated from pooled commitments (one round trip).
+    #[serde(default)]
+    pub pooled_rounds: u64,
+    /// Rounds this member coordinated by asking for commitments (two round trips).
+    #[serde(default)]
+    pub commit_request_rounds: u64,
     /// Member number → invalid signature shares it sent (each excluded it from a session).
     pub cheaters: BTreeMap<u16, u64>,
     /// Member number → its messages this member refused to act on.
@@ -168,6 +180,12 @@ impl Service {
             );
         }
         let (timer_tx, mut timers) = mpsc::channel::<(SessionId, u32)>(COMMAND_QUEUE);
+        // Pooled nonces (§5.1) live in memory only: announce fresh ones to every coordinator.
+        let announced = self.node.announce_pools();
+        if let Err(e) = self.perform(announced, &timer_tx).await {
+            tracing::error!("signing service stopped: {e:#}");
+            return;
+        }
         loop {
             let outputs = tokio::select! {
                 Some(message) = commands.recv() => {
@@ -266,6 +284,9 @@ impl Service {
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         stats.open_sessions = self.node.open_sessions();
         stats.nonce_records = self.node.nonce_records();
+        (stats.pooled_nonces, stats.pooled_commitments) = self.node.pooled();
+        let rounds = self.node.round_counts();
+        (stats.pooled_rounds, stats.commit_request_rounds) = (rounds.pooled, rounds.commit_request);
         stats.sessions = self
             .attempts
             .iter()
@@ -310,6 +331,7 @@ impl Service {
                 reason,
             } => {
                 let from = member_number(&from, self.members).unwrap_or(0);
+                let session = session.map_or_else(|| "none (pool)".to_string(), |s| s.to_string());
                 tracing::warn!(session = %session, member = from, "refused a committee message: {reason}");
                 self.count_refusal(from);
             }

@@ -445,6 +445,17 @@ async fn committee_moves_assets_both_ways_with_two_members_down() {
     assert!(stages.contains(&"final"), "{out}");
     assert_eq!(c.balance(&c.a, "alice", "USD"), 880);
     assert_eq!(c.balance(c.b(), "bob", "WUSD"), 120);
+    // specs/notary.md §5.1: the members exchanged pools at start, so signing took one round
+    // trip; every member holds nonces pooled for the others.
+    let statuses: Vec<Value> = (1..=N).map(|i| c.status(i)).collect();
+    let pooled_rounds: u64 = statuses
+        .iter()
+        .map(|s| s["signer"]["pooled_rounds"].as_u64().unwrap())
+        .sum();
+    assert!(pooled_rounds >= 1, "{statuses:?}");
+    for s in &statuses {
+        assert!(s["signer"]["pooled_nonces"].as_u64().unwrap() > 0, "{s}");
+    }
 
     c.kill(2);
     c.kill(4);
