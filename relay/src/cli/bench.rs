@@ -11,6 +11,7 @@ mod report;
 mod swaps;
 mod transfers;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,6 +122,8 @@ struct Run<'a> {
     measured: Vec<(&'a str, Vec<f64>)>,
     /// What the processes used while every operation was in flight, if the run held them.
     in_flight: Option<InFlight>,
+    /// CPU seconds each process (by label) spent while the operations were under way.
+    load_cpu: BTreeMap<String, f64>,
 }
 
 impl Run<'_> {
@@ -131,7 +134,10 @@ impl Run<'_> {
         processes: Vec<(String, Process)>,
         out: Output,
     ) -> Result<()> {
-        let processes = stop_measured(processes)?;
+        let mut processes = stop_measured(processes)?;
+        for u in &mut processes {
+            u.load_cpu_seconds = self.load_cpu.get(&u.name).copied();
+        }
         let report = self.report(samples, processes);
         report.write()?;
         out.print(&report, || report.text());
@@ -170,6 +176,28 @@ fn work_dir(dir: Option<&std::path::Path>, what: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create work directory {}", dir.display()))?;
     Ok(dir)
+}
+
+/// Each process's usage so far, under its label.
+fn usage_of<'a>(processes: impl IntoIterator<Item = (&'a str, &'a Process)>) -> Vec<ProcessUsage> {
+    processes
+        .into_iter()
+        .map(|(label, p)| ProcessUsage {
+            name: label.to_string(),
+            ..p.usage()
+        })
+        .collect()
+}
+
+/// The CPU seconds each process spent between two readings (matched by label).
+fn cpu_between(before: &[ProcessUsage], after: &[ProcessUsage]) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .filter_map(|a| {
+            let b = before.iter().find(|b| b.name == a.name)?;
+            Some((a.name.clone(), (a.cpu_seconds? - b.cpu_seconds?).max(0.0)))
+        })
+        .collect()
 }
 
 /// Each process's usage under its label, read just before SIGTERM (its /proc entry goes

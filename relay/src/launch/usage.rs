@@ -20,6 +20,10 @@ pub struct ProcessUsage {
     pub cpu_seconds: Option<f64>,
     /// Peak resident set size (VmHWM); `None` when it could not be measured.
     pub peak_rss_mib: Option<f64>,
+    /// CPU seconds spent while the run's operations were under way (first start to last
+    /// completion): without start-up, nor the load tool reading results back afterwards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_cpu_seconds: Option<f64>,
     /// Why the figures are missing, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
@@ -48,6 +52,7 @@ impl Process {
                 pid,
                 cpu_seconds: Some(cpu_seconds),
                 peak_rss_mib: Some(peak_rss_mib),
+                load_cpu_seconds: None,
                 unavailable: None,
             },
             Err(e) => ProcessUsage {
@@ -55,6 +60,7 @@ impl Process {
                 pid,
                 cpu_seconds: None,
                 peak_rss_mib: None,
+                load_cpu_seconds: None,
                 unavailable: Some(e.to_string()),
             },
         }

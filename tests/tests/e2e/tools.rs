@@ -102,6 +102,9 @@ fn bench_swaps_writes_a_report_with_process_usage_and_a_latency_plot() {
         if cfg!(target_os = "linux") {
             assert!(p["cpu_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{p}");
             assert!(p["peak_rss_mib"].as_f64().is_some_and(|m| m > 0.0), "{p}");
+            // Under load is a part of the whole run: without start-up and read-back.
+            let under_load = p["load_cpu_seconds"].as_f64().expect("measured under load");
+            assert!(under_load <= p["cpu_seconds"].as_f64().unwrap(), "{p}");
         } else {
             assert!(p["unavailable"].is_string(), "{p}");
         }
@@ -258,6 +261,15 @@ fn assert_transfer_stages(report: &serde_json::Value, members: usize) {
         })
         .count();
     assert_eq!(measured_members, members, "{report}");
+    // CPU under load (first lock to last release) excludes the read-back of every
+    // transfer from every member, which follows it.
+    for p in report["processes"].as_array().unwrap() {
+        let under_load = p["load_cpu_seconds"].as_f64();
+        assert!(
+            under_load.is_some_and(|s| s <= p["cpu_seconds"].as_f64().unwrap()),
+            "{p}"
+        );
+    }
 }
 
 // README's first command: the demo's transfer, notary transfer and swap between two

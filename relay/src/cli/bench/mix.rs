@@ -2,6 +2,8 @@
 //! party relays at once, on the same two devchain nodes, each with its own concurrency and
 //! rate; one report per kind (`--out`/transfers, `--out`/swaps), with every process's usage.
 
+use std::collections::BTreeMap;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -112,6 +114,8 @@ pub async fn run(args: MixBenchArgs, out: Output) -> Result<()> {
             work_dir: &dir,
             measured: vec![(transfers::TO_ATTESTED, moved.to_attested)],
             in_flight: None,
+            // Both kinds run at once on shared processes: their CPU is not told apart.
+            load_cpu: BTreeMap::new(),
         }
         .report(moved.samples, usage.clone()),
         swaps: Run {
@@ -124,6 +128,7 @@ pub async fn run(args: MixBenchArgs, out: Output) -> Result<()> {
             work_dir: &dir,
             measured: vec![(swaps::REACTION, swapped.reactions)],
             in_flight: None,
+            load_cpu: BTreeMap::new(),
         }
         .report(swapped.samples, usage),
     };

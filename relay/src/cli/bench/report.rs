@@ -156,7 +156,7 @@ impl InFlight {
             "with all {} {what} in flight ({}):",
             self.operations, self.how
         )];
-        lines.extend(process_table(&self.processes));
+        lines.extend(process_table(&self.processes, self.operations));
         lines.join("\n")
     }
 }
@@ -243,7 +243,7 @@ impl LoadReport {
             lines.push(held.text(&self.what));
             lines.push("at the end:".into());
         }
-        lines.extend(process_table(&self.processes));
+        lines.extend(process_table(&self.processes, self.count));
         lines.push(format!(
             "report: {}\nplot:   {}",
             self.files.report.display(),
@@ -253,29 +253,44 @@ impl LoadReport {
     }
 }
 
-/// Each process's CPU time and peak memory, one line each under a header.
-fn process_table(processes: &[ProcessUsage]) -> Vec<String> {
+/// Each process's CPU time and peak memory, one line each under a header; with the CPU it
+/// spent under load, when measured, and that per operation (`count` of them).
+fn process_table(processes: &[ProcessUsage], count: usize) -> Vec<String> {
     let width = processes
         .iter()
         .map(|u| u.name.chars().count())
         .chain([NAME_COLUMN_MIN])
         .max()
         .unwrap_or(NAME_COLUMN_MIN);
-    let mut lines = vec![format!(
+    let under_load = processes.iter().any(|u| u.load_cpu_seconds.is_some());
+    let mut header = format!(
         "{:<width$} {:>11} {:>14}",
         "PROCESS", "CPU s", "PEAK RSS MiB"
-    )];
+    );
+    if under_load {
+        header.push_str(&format!(" {:>13} {:>14}", "LOAD CPU s", "CPU µs/OP"));
+    }
+    let mut lines = vec![header];
     for u in processes {
         let cell = |v: Option<f64>, decimals: usize| match v {
             Some(v) => format!("{v:.decimals$}"),
             None => "unavailable".into(),
         };
-        lines.push(format!(
+        let mut line = format!(
             "{:<width$} {:>11} {:>14}",
             u.name,
             cell(u.cpu_seconds, 2),
             cell(u.peak_rss_mib, 1)
-        ));
+        );
+        if under_load {
+            let per_op = u.load_cpu_seconds.map(|s| s * 1e6 / count.max(1) as f64);
+            line.push_str(&format!(
+                " {:>13} {:>14}",
+                cell(u.load_cpu_seconds, 2),
+                cell(per_op, 0)
+            ));
+        }
+        lines.push(line);
         if let Some(why) = &u.unavailable {
             lines.push(format!("  ({why})"));
         }
@@ -321,6 +336,7 @@ mod tests {
                     pid: Some(7),
                     cpu_seconds: Some(1.5),
                     peak_rss_mib: Some(30.25),
+                    load_cpu_seconds: Some(1.25),
                     unavailable: None,
                 },
                 ProcessUsage {
@@ -328,6 +344,7 @@ mod tests {
                     pid: None,
                     cpu_seconds: None,
                     peak_rss_mib: None,
+                    load_cpu_seconds: None,
                     unavailable: Some("the process has already been stopped".into()),
                 },
             ],
@@ -340,6 +357,11 @@ mod tests {
         let text = report(Path::new("out")).text();
         assert!(text.contains("relay alice"), "{text}");
         assert!(text.contains("1.50") && text.contains("30.2"), "{text}");
+        // 1.25 CPU s under load over the report's 2 operations.
+        assert!(
+            text.contains("LOAD CPU s") && text.contains("625000"),
+            "{text}"
+        );
         assert!(text.contains("unavailable"), "{text}");
         assert!(text.contains("already been stopped"), "{text}");
         assert!(text.contains(&format!("out/{PLOT_FILE}")), "{text}");
@@ -363,6 +385,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(out.join(REPORT_FILE)).expect("json"))
                 .expect("valid JSON");
         assert_eq!(json["processes"][0]["cpu_seconds"], 1.5);
+        assert_eq!(json["processes"][0]["load_cpu_seconds"], 1.25);
         assert!(json["processes"][1]["cpu_seconds"].is_null());
         assert_eq!(json["samples"][1]["stages_ms"][2], 1001.0);
         assert_eq!(json["stages"][2]["p50_ms"], 1001.0);

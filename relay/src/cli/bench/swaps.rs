@@ -12,7 +12,7 @@ use jsonrpsee::http_client::HttpClient;
 use tokio::sync::Semaphore;
 
 use super::report::Sample;
-use super::{ms, status_poll, work_dir, Pacer, Run};
+use super::{cpu_between, ms, status_poll, usage_of, work_dir, Pacer, Run};
 use crate::api::{OfferRequest, RelayApiClient};
 use crate::cli::Output;
 use crate::keystore::Keystore;
@@ -94,14 +94,30 @@ pub async fn run(args: SwapBenchArgs, out: Output) -> Result<()> {
         give: a.clone(),
         get: b.clone(),
     };
-    let driven = drive(parties, args.swaps, args.concurrency, Pacer::new(args.rate)).await?;
     // Relays before the nodes they follow; each measured just before it is stopped.
-    let processes = vec![
-        ("relay alice".to_string(), alice_relay.process),
-        ("relay bob".to_string(), bob_relay.process),
-        (format!("devchain node {a}"), node_a.process),
-        (format!("devchain node {b}"), node_b.process),
+    let labels = [
+        "relay alice".to_string(),
+        "relay bob".to_string(),
+        format!("devchain node {a}"),
+        format!("devchain node {b}"),
     ];
+    let usage = || {
+        usage_of(labels.iter().map(String::as_str).zip([
+            &alice_relay.process,
+            &bob_relay.process,
+            &node_a.process,
+            &node_b.process,
+        ]))
+    };
+    let cpu_at_start = usage();
+    let driven = drive(parties, args.swaps, args.concurrency, Pacer::new(args.rate)).await?;
+    let load_cpu = cpu_between(&cpu_at_start, &usage());
+    let processes = labels.clone().into_iter().zip([
+        alice_relay.process,
+        bob_relay.process,
+        node_a.process,
+        node_b.process,
+    ]);
     let run = Run {
         what: "swaps",
         stages: &STAGES,
@@ -112,8 +128,9 @@ pub async fn run(args: SwapBenchArgs, out: Output) -> Result<()> {
         work_dir: &dir,
         measured: vec![(REACTION, driven.reactions)],
         in_flight: None,
+        load_cpu,
     };
-    run.finish(driven.samples, processes, out)
+    run.finish(driven.samples, processes.collect(), out)
 }
 
 /// The swap options every run checks the same way; `flags` prefixes the concurrency and

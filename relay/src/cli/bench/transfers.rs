@@ -5,7 +5,7 @@
 //! destination, and released to the recipient. `--destination-down` holds every transfer
 //! in flight (the destination node stopped) to measure what the processes then use.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::finality::{read_final_events, FinalityWatch};
 use super::report::{InFlight, Sample};
-use super::{ms, work_dir, Pacer, Run, STOP_TIMEOUT};
+use super::{cpu_between, ms, work_dir, Pacer, Run, STOP_TIMEOUT};
 use crate::api::RelayApiClient;
 use crate::cli::Output;
 use crate::executor::now_ms;
@@ -131,6 +131,8 @@ pub struct Driven {
     pub to_attested: Vec<f64>,
     pub elapsed_s: f64,
     pub in_flight: Option<InFlight>,
+    /// CPU seconds per process from the first lock to the last release.
+    pub load_cpu: BTreeMap<String, f64>,
 }
 
 struct Lock {
@@ -183,6 +185,7 @@ pub async fn run(args: TransferBenchArgs, out: Output) -> Result<()> {
         work_dir: &dir,
         measured: vec![(TO_ATTESTED, driven.to_attested)],
         in_flight: driven.in_flight,
+        load_cpu: driven.load_cpu,
     };
     run.finish(driven.samples, bridge.processes(), out)
 }
@@ -342,6 +345,7 @@ pub async fn drive(
         DevchainAdapter::new(bridge.dest.clone(), &dest_url, None)?,
         seen.clone(),
     ));
+    let cpu_at_start = bridge.usage();
     let started = Instant::now();
     let locks = lock_all(bridge, c, pacer, started).await?;
     let in_flight = if hold {
@@ -389,6 +393,8 @@ pub async fn drive(
         tokio::time::sleep(EVENT_POLL).await;
     }
     let elapsed_s = started.elapsed().as_secs_f64();
+    // Before the read-back below, which queries every member about every transfer.
+    let load_cpu = cpu_between(&cpu_at_start, &bridge.usage());
     watcher.abort();
     let (samples, to_attested) = samples(&locks, &seen, bridge, usize::from(c.threshold)).await?;
     Ok(Driven {
@@ -396,6 +402,7 @@ pub async fn drive(
         to_attested,
         elapsed_s,
         in_flight,
+        load_cpu,
     })
 }
 
