@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::tests::{assert_verifies, dealer_keys, message, session_net, Net};
+use super::tests::{assert_verifies, dealer_keys, message, session_net, shuffled_five, Net};
 use super::*;
 use crate::verify::verify_attestation_bytes;
 
@@ -249,11 +249,7 @@ proptest! {
     // n - t of them), in any delivery order: the rest still sign, and the signature verifies.
     #[test]
     fn pooled_sessions_complete_whoever_goes_silent_in_any_order(absent in proptest::sample::subsequence((0..5usize).collect::<Vec<_>>(), 0..=2), seed in any::<u64>()) {
-        let (keys, public) = dealer_keys(5, 3, 27);
-        let mut net = Net::new(keys, public).shuffled(seed);
-        net.announce_all();
-        let ids = net.ids();
-        net.offline.extend(absent.iter().map(|i| ids[*i]));
+        let mut net = shuffled_five(27, seed, true, &absent);
         let mut sessions = BTreeMap::new();
         for n in 1..=3 {
             let m = message(n);

@@ -234,6 +234,19 @@ fn kind(message: &SigningMessage) -> &'static str {
     }
 }
 
+/// Five members (threshold 3) delivering in an order drawn from `seed`; with `pooled`
+/// they exchange pools first; then the members at the `absent` indices go silent.
+pub(crate) fn shuffled_five(keys_seed: u64, seed: u64, pooled: bool, absent: &[usize]) -> Net {
+    let (keys, public) = dealer_keys(5, 3, keys_seed);
+    let mut net = Net::new(keys, public).shuffled(seed);
+    if pooled {
+        net.announce_all();
+    }
+    let ids = net.ids();
+    net.offline.extend(absent.iter().map(|i| ids[*i]));
+    net
+}
+
 /// A fresh network of dealer keys and one attestation message for it.
 pub(crate) fn session_net(
     n: u16,
@@ -558,10 +571,7 @@ proptest! {
     // messages arrive, the survivors produce a signature that verifies under ed25519-dalek.
     #[test]
     fn any_t_subset_signs_in_any_delivery_order(absent in proptest::sample::subsequence((0..5usize).collect::<Vec<_>>(), 0..=2), seed in any::<u64>()) {
-        let (keys, public) = dealer_keys(5, 3, 8);
-        let mut net = Net::new(keys, public).shuffled(seed);
-        let ids = net.ids();
-        net.offline.extend(absent.iter().map(|i| ids[*i]));
+        let mut net = shuffled_five(8, seed, false, &absent);
         let m = message(5);
         let session = session_id(&m);
         net.start_all(&m);
