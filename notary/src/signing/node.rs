@@ -221,8 +221,9 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             return Vec::new();
         };
         let next = open.attempt.saturating_add(1);
-        // Pooled signers that never answered are down or lost what they pooled: use none of
-        // their commitments until they answer a request for more (§5.1).
+        // Pooled signers that never answered are down, lost what they pooled, or do not
+        // vouch for this message: choose them for no pooled round until they sign again (§5.1).
+        // A new batch is asked for so a restarted or recovered member is ready when it does.
         let silent = open
             .coordinating
             .as_ref()
@@ -230,7 +231,7 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             .unwrap_or_default();
         let mut out = Vec::new();
         for member in silent {
-            self.views.void(member);
+            self.views.suspect(member);
             out.push(SigningOutput::Send(Envelope::member(
                 member,
                 SigningMessage::PoolRequest {
@@ -270,12 +271,16 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
         let result = match message {
             SigningMessage::CommitRequest { round } => self.on_commit_request(from, round),
             SigningMessage::Commitment { round, commitments } => {
+                self.views.answered(&from);
                 self.on_commitment(from, round, *commitments)
             }
             SigningMessage::SignRequest { round, package } => {
                 self.on_sign_request(from, round, &package)
             }
-            SigningMessage::Share { round, share } => self.on_share(from, round, share),
+            SigningMessage::Share { round, share } => {
+                self.views.answered(&from);
+                self.on_share(from, round, share)
+            }
             SigningMessage::Result { session, signature } => self.on_result(session, signature),
             SigningMessage::Pool { .. } | SigningMessage::PoolRequest { .. } => {
                 return self.on_pool_message(from, message)
@@ -331,7 +336,10 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
             // Unreachable while rounds only advance on exclusions, but bounded regardless.
             return self.begin_attempt(round.session, round.attempt.saturating_add(1));
         }
-        if let Some(out) = self.begin_pooled_round(round) {
+        // Only a session's first round is pooled: a retry (a timeout, a cheater, a restarted
+        // signer) asks for commitments, which the first t members to vouch answer (§5.1).
+        let first = round.attempt == 0 && round.round == 0;
+        if let Some(out) = first.then(|| self.begin_pooled_round(round)).flatten() {
             self.rounds.pooled += 1;
             return out;
         }

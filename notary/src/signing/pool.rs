@@ -71,6 +71,10 @@ struct View {
     commitments: VecDeque<SigningCommitments>,
     /// A batch was asked for and has not arrived: ask no more until it does.
     requested: bool,
+    /// It left a pooled round unanswered: it is down, or does not vouch for what this
+    /// coordinator signs (it follows another fork, or its governor held a transfer). Not
+    /// chosen until it shows it signs again (a share or commitment) or restarts.
+    suspect: bool,
 }
 
 /// The coordinator's half: each member's commitments reserved for this coordinator, in the
@@ -93,6 +97,7 @@ impl PoolViews {
         let view = self.by_member.entry(member).or_default();
         if restarted {
             view.commitments.clear();
+            view.suspect = false;
         }
         view.requested = false;
         for c in commitments {
@@ -106,10 +111,19 @@ impl PoolViews {
         }
     }
 
+    /// Whether `member` can be chosen for a pooled round: it has commitments here and is
+    /// not suspect.
     pub(crate) fn has(&self, member: &Identifier) -> bool {
         self.by_member
             .get(member)
-            .is_some_and(|v| !v.commitments.is_empty())
+            .is_some_and(|v| !v.suspect && !v.commitments.is_empty())
+    }
+
+    /// `member` sent a share or a commitment: it signs with this coordinator again.
+    pub(crate) fn answered(&mut self, member: &Identifier) {
+        if let Some(view) = self.by_member.get_mut(member) {
+            view.suspect = false;
+        }
     }
 
     pub(crate) fn take(&mut self, member: &Identifier) -> Option<SigningCommitments> {
@@ -127,12 +141,20 @@ impl PoolViews {
         Some(POOL_TARGET - view.commitments.len())
     }
 
-    /// `member` did not answer a sign request (or this coordinator just started): use none
-    /// of its commitments until it answers the request for a new batch the caller sends.
+    /// This coordinator just started: hold nothing of `member`'s until it answers the
+    /// request for a batch the caller sends.
     pub(crate) fn void(&mut self, member: Identifier) {
         let view = self.by_member.entry(member).or_default();
         view.commitments.clear();
         view.requested = true;
+    }
+
+    /// `member` left a pooled round unanswered: void what it gave and suspect it.
+    pub(crate) fn suspect(&mut self, member: Identifier) {
+        self.void(member);
+        if let Some(view) = self.by_member.get_mut(&member) {
+            view.suspect = true;
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

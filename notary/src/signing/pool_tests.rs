@@ -9,6 +9,7 @@ use rand::SeedableRng;
 
 use super::tests::{assert_verifies, dealer_keys, message, session_net, shuffled_five, Net};
 use super::*;
+use crate::signing::coordinator_order;
 use crate::verify::verify_attestation_bytes;
 
 fn pooled_sign_requests(out: &[SigningOutput]) -> Vec<(Identifier, frost_ed25519::SigningPackage)> {
@@ -262,4 +263,93 @@ proptest! {
             prop_assert!(verify_attestation_bytes(&net.group_key(), m, &signature.0).is_ok());
         }
     }
+}
+
+/// A message whose session's first coordinator is `coordinator`, numbered from `from`.
+fn message_coordinated_by(net: &Net, coordinator: Identifier, from: u32) -> Vec<u8> {
+    (from..from + 1000)
+        .map(message)
+        .find(|m| coordinator_order(&session_id(m), &net.ids())[0] == coordinator)
+        .expect("some message in 1000 is coordinated by each member")
+}
+
+// specs/notary.md §5.1: a member that is up but does not vouch for what the others sign
+// (it follows a fork, or its governor held a transfer) costs a session one attempt timeout,
+// after which the session completes by the two-round flow; the coordinator then suspects it
+// and chooses it for no pooled round until it signs again. Regression: it answered every
+// request for commitments, so it was chosen again at each attempt and the session never
+// completed.
+#[test]
+fn a_member_that_does_not_vouch_is_suspected_and_not_chosen_again() {
+    let (mut net, m, session, order) = session_net(5, 3, 28, 6);
+    net.announce_all();
+    // Chosen for the first round (the coordinator, then order[1] and order[2]); order[1]
+    // coordinates attempt 1.
+    let (coordinator, dissenter) = (order[0], order[2]);
+    let others: Vec<Identifier> = net
+        .ids()
+        .into_iter()
+        .filter(|id| *id != dissenter)
+        .collect();
+    let start_without_dissenter = |net: &mut Net, m: &[u8]| {
+        for id in &others {
+            let out = net
+                .nodes
+                .get_mut(id)
+                .expect("node")
+                .start(m.to_vec())
+                .expect("start");
+            net.absorb(*id, out);
+        }
+        net.run();
+    };
+    start_without_dissenter(&mut net, &m);
+    assert!(
+        net.completed_signature(session).is_none(),
+        "waits on the dissenter"
+    );
+    net.timeout_all(session);
+    net.run();
+    assert_verifies(
+        &net,
+        &m,
+        net.completed_signature(session)
+            .expect("attempt 1 completes"),
+    );
+
+    let next = message_coordinated_by(&net, coordinator, 100);
+    let next_session = session_id(&next);
+    net.delivered.clear();
+    start_without_dissenter(&mut net, &next);
+    assert_verifies(
+        &net,
+        &next,
+        net.completed_signature(next_session)
+            .expect("completes with no timeout: the dissenter is not chosen"),
+    );
+    assert_eq!(
+        net.delivered.get("commit_request"),
+        None,
+        "still one round trip"
+    );
+}
+
+// specs/notary.md §5.1: only a session's first round is pooled; a round begun again (here
+// after a signer restarted) asks for commitments.
+#[test]
+fn only_the_first_round_of_a_session_is_pooled() {
+    let (mut net, m, session, order) = session_net(5, 3, 29, 2);
+    net.announce_all();
+    net.offline.insert(order[2]);
+    net.start_all(&m);
+    net.run();
+    net.delivered.clear();
+    net.timeout_all(session);
+    net.run();
+    assert!(net.completed_signature(session).is_some());
+    assert!(
+        net.delivered.contains_key("commit_request"),
+        "{:?}",
+        net.delivered
+    );
 }

@@ -189,13 +189,19 @@ fn usage_of<'a>(processes: impl IntoIterator<Item = (&'a str, &'a Process)>) -> 
         .collect()
 }
 
-/// The CPU seconds each process spent between two readings (matched by label).
+/// The CPU seconds each process spent between two readings (matched by label). A process
+/// not running at the first reading (stopped and started again, as the destination node of
+/// `--destination-down`) spent all of its CPU in between.
 fn cpu_between(before: &[ProcessUsage], after: &[ProcessUsage]) -> BTreeMap<String, f64> {
     after
         .iter()
         .filter_map(|a| {
-            let b = before.iter().find(|b| b.name == a.name)?;
-            Some((a.name.clone(), (a.cpu_seconds? - b.cpu_seconds?).max(0.0)))
+            let since = before
+                .iter()
+                .find(|b| b.name == a.name && b.pid == a.pid)
+                .and_then(|b| b.cpu_seconds)
+                .unwrap_or(0.0);
+            Some((a.name.clone(), (a.cpu_seconds? - since).max(0.0)))
         })
         .collect()
 }
@@ -221,6 +227,31 @@ fn stop_measured(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn used(name: &str, pid: Option<u32>, cpu: Option<f64>) -> ProcessUsage {
+        ProcessUsage {
+            name: name.into(),
+            pid,
+            cpu_seconds: cpu,
+            peak_rss_mib: None,
+            load_cpu_seconds: None,
+            unavailable: None,
+        }
+    }
+
+    #[test]
+    fn cpu_under_load_is_the_difference_or_all_of_a_process_started_in_between() {
+        let before = [used("member", Some(1), Some(2.0)), used("node", None, None)];
+        let after = [
+            used("member", Some(1), Some(5.5)),
+            used("node", Some(9), Some(1.25)),
+            used("gone", None, None),
+        ];
+        let spent = cpu_between(&before, &after);
+        assert_eq!(spent.get("member"), Some(&3.5));
+        assert_eq!(spent.get("node"), Some(&1.25), "restarted: all of its CPU");
+        assert_eq!(spent.get("gone"), None, "unmeasured");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_rate_spaces_starts_and_a_late_start_is_not_made_up_with_a_burst() {
