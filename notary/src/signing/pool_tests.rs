@@ -128,12 +128,7 @@ fn a_pooled_nonce_signs_one_package_for_its_coordinator_only() {
     let (mut net, m, session, order) = session_net(5, 3, 25, 2);
     net.announce_all();
     let (c0, c1) = (order[0], order[1]);
-    let out = net
-        .nodes
-        .get_mut(&c0)
-        .expect("node")
-        .start(m.clone())
-        .expect("start");
+    let out = net.node(c0).start(m.clone()).expect("start");
     let requests = pooled_sign_requests(&out);
     let (signer, package) = requests
         .iter()
@@ -299,15 +294,7 @@ fn a_member_that_does_not_vouch_is_suspected_and_not_chosen_again() {
         .filter(|id| *id != dissenter)
         .collect();
     let start_without_dissenter = |net: &mut Net, m: &[u8]| {
-        for id in &others {
-            let out = net
-                .nodes
-                .get_mut(id)
-                .expect("node")
-                .start(m.to_vec())
-                .expect("start");
-            net.absorb(*id, out);
-        }
+        net.start(&others, m);
         net.run();
     };
     start_without_dissenter(&mut net, &m);

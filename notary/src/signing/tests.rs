@@ -97,18 +97,25 @@ impl Net {
         }
     }
 
-    pub fn start_all(&mut self, message: &[u8]) {
-        for id in self.ids() {
-            if !self.offline.contains(&id) {
-                let out = self
-                    .nodes
-                    .get_mut(&id)
-                    .expect("node")
-                    .start(message.to_vec())
-                    .expect("start");
-                self.absorb(id, out);
-            }
+    pub fn node(&mut self, id: Identifier) -> &mut SigningNode<StdRng> {
+        self.nodes.get_mut(&id).expect("a member of this network")
+    }
+
+    /// The members `ids` vouch for `message`; their outputs go on the network.
+    pub fn start(&mut self, ids: &[Identifier], message: &[u8]) {
+        for id in ids {
+            let out = self.node(*id).start(message.to_vec()).expect("start");
+            self.absorb(*id, out);
         }
+    }
+
+    pub fn start_all(&mut self, message: &[u8]) {
+        let online: Vec<Identifier> = self
+            .ids()
+            .into_iter()
+            .filter(|id| !self.offline.contains(id))
+            .collect();
+        self.start(&online, message);
     }
 
     /// Every online member announces its pools (specs/notary.md §5.1), as a daemon does at
