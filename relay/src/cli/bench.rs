@@ -179,13 +179,10 @@ fn work_dir(dir: Option<&std::path::Path>, what: &str) -> Result<PathBuf> {
 }
 
 /// Each process's usage so far, under its label.
-fn usage_of<'a>(processes: impl IntoIterator<Item = (&'a str, &'a Process)>) -> Vec<ProcessUsage> {
+fn usage_of<'a>(processes: impl IntoIterator<Item = (String, &'a Process)>) -> Vec<ProcessUsage> {
     processes
         .into_iter()
-        .map(|(label, p)| ProcessUsage {
-            name: label.to_string(),
-            ..p.usage()
-        })
+        .map(|(name, p)| ProcessUsage { name, ..p.usage() })
         .collect()
 }
 

@@ -102,7 +102,7 @@ pub async fn run(args: SwapBenchArgs, out: Output) -> Result<()> {
         format!("devchain node {b}"),
     ];
     let usage = || {
-        usage_of(labels.iter().map(String::as_str).zip([
+        usage_of(labels.iter().cloned().zip([
             &alice_relay.process,
             &bob_relay.process,
             &node_a.process,

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::finality::{read_final_events, FinalityWatch};
 use super::report::{InFlight, Sample};
-use super::{cpu_between, ms, work_dir, Pacer, Run, STOP_TIMEOUT};
+use super::{cpu_between, ms, usage_of, work_dir, Pacer, Run, STOP_TIMEOUT};
 use crate::api::RelayApiClient;
 use crate::cli::Output;
 use crate::executor::now_ms;
@@ -315,10 +315,7 @@ impl Bridge {
             .iter()
             .zip([&self.source, &self.dest])
             .map(|(n, chain)| (format!("devchain node {chain}"), &n.process));
-        members
-            .chain(nodes)
-            .map(|(name, p)| ProcessUsage { name, ..p.usage() })
-            .collect()
+        usage_of(members.chain(nodes))
     }
 
     fn dest_node(&mut self) -> &mut DevchainProcess {
