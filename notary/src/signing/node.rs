@@ -255,18 +255,18 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
                 },
             }];
         }
-        let Some(session) = session else {
-            return self.on_pool_message(from, message);
-        };
-        if self.ended(&session).is_some() {
-            return Vec::new();
-        }
-        if !self.sessions.contains_key(&session) {
-            if self.buffered.len() >= MAX_BUFFERED_MESSAGES {
-                return vec![refused(session, from, Refusal::NotVouched)];
+        // Pool messages belong to no session; all others wait for theirs to be vouched for.
+        if let Some(session) = session {
+            if self.ended(&session).is_some() {
+                return Vec::new();
             }
-            self.buffered.push_back((from, message));
-            return Vec::new();
+            if !self.sessions.contains_key(&session) {
+                if self.buffered.len() >= MAX_BUFFERED_MESSAGES {
+                    return vec![refused(session, from, Refusal::NotVouched)];
+                }
+                self.buffered.push_back((from, message));
+                return Vec::new();
+            }
         }
         let result = match message {
             SigningMessage::CommitRequest { round } => self.on_commit_request(from, round),
@@ -282,11 +282,19 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
                 self.on_share(from, round, share)
             }
             SigningMessage::Result { session, signature } => self.on_result(session, signature),
-            SigningMessage::Pool { .. } | SigningMessage::PoolRequest { .. } => {
-                return self.on_pool_message(from, message)
-            }
+            SigningMessage::Pool {
+                restarted,
+                commitments,
+            } => self.on_pool(from, restarted, commitments),
+            SigningMessage::PoolRequest { want } => self.on_pool_request(from, want),
         };
-        result.unwrap_or_else(|reason| vec![refused(session, from, reason)])
+        result.unwrap_or_else(|reason| {
+            vec![SigningOutput::Refused {
+                session,
+                from,
+                reason,
+            }]
+        })
     }
 
     fn begin_attempt(&mut self, session_id: SessionId, attempt: u32) -> Vec<SigningOutput> {
@@ -396,24 +404,6 @@ impl<R: RngCore + CryptoRng> SigningNode<R> {
         self.sessions.get_mut(&round.session)?.coordinating =
             Some(CoordinatorRound::pooled(round, package));
         Some(out)
-    }
-
-    fn on_pool_message(&mut self, from: Identifier, message: SigningMessage) -> Vec<SigningOutput> {
-        let result = match message {
-            SigningMessage::Pool {
-                restarted,
-                commitments,
-            } => self.on_pool(from, restarted, commitments),
-            SigningMessage::PoolRequest { want } => self.on_pool_request(from, want),
-            _ => Ok(Vec::new()),
-        };
-        result.unwrap_or_else(|reason| {
-            vec![SigningOutput::Refused {
-                session: None,
-                from,
-                reason,
-            }]
-        })
     }
 
     fn on_pool(
