@@ -1,5 +1,6 @@
 //! The signing service: drives this member's `SigningNode` over the committee channel
-//! (specs/notary.md §4–§6). Nonce records reach disk before the message they guard leaves
+//! (specs/notary.md §4–§6). It announces pooled nonces at start, which stay in the node's
+//! memory (§5.1); round-bound nonce records reach disk before the message they guard leaves
 //! (§5); attempt timers move a stuck session to the next coordinator (§4.3); cheaters and
 //! refusals are logged and counted (§6).
 
