@@ -1,7 +1,9 @@
 //! devchain hot paths, each beside its physical limit:
 //! (a) admitting and executing one signed transfer vs. a raw Ed25519 verification;
 //! (b) building and durably committing a block of 1000 transfers vs. raw sled inserts + flush
-//!     of the same number of records.
+//!     of the same number of records;
+//! (c) admission's signature checks, one at a time and in a full batch, vs. a raw Ed25519
+//!     verification each.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
@@ -15,8 +17,9 @@ use causeway_devchain::mempool::check_stateless;
 use causeway_devchain::state::{Head, State};
 use causeway_devchain::storage::Storage;
 use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
+use causeway_devchain::verifier::{verify_all, SignatureCheck, MAX_VERIFY_BATCH};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ed25519_dalek::{Signature, SigningKey, Verifier};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 
 const BLOCK_TXS: usize = 1_000;
 const MAX_TX_BYTES: usize = causeway_devchain::config::DEFAULT_MAX_TX_BYTES;
@@ -176,5 +179,40 @@ fn serde_json_len(value: &impl serde::Serialize) -> usize {
     serde_json::to_vec(value).map_or(256, |v| v.len())
 }
 
-criterion_group!(benches, signed_transfer, durable_block);
+/// Signature checks as admission makes them ([`causeway_devchain::verifier`]): alone (a
+/// lone submission) and as one full batch (submissions arriving together), per signature.
+fn signature_checks(c: &mut Criterion) {
+    let txs: Vec<SignedTransaction> = (0..MAX_VERIFY_BATCH).map(transfer_from).collect();
+    let checks: Vec<SignatureCheck> = txs
+        .iter()
+        .map(|tx| SignatureCheck::of(tx, tx.tx.signing_bytes()).unwrap())
+        .collect();
+    let refs: Vec<&SignatureCheck> = checks.iter().collect();
+    let full_batch = || assert!(!black_box(verify_all(black_box(&refs))).batch_failed);
+    let alone = || assert!(black_box(&checks[0]).verify_alone());
+    let key = sender(0);
+    let message = txs[0].tx.signing_bytes();
+    let signature = key.sign(&message);
+    let raw = || raw_verify(&key, &message, &signature);
+
+    let mut group = c.benchmark_group("devchain_signature_check");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("alone", |b| b.iter(alone));
+    group.bench_function("raw_ed25519_verify (limit)", |b| b.iter(raw));
+    group.throughput(Throughput::Elements(MAX_VERIFY_BATCH as u64));
+    group.bench_function("batch_of_64", |b| b.iter(full_batch));
+    group.finish();
+
+    let per_signature_in_batch = time_per_op(full_batch) / MAX_VERIFY_BATCH as u32;
+    let limit = time_per_op(raw);
+    println!(
+        "devchain signature check: {per_signature_in_batch:?} per signature in a batch of {MAX_VERIFY_BATCH} vs raw verify {limit:?} = {:.2}x the single-verification limit",
+        per_signature_in_batch.as_secs_f64() / limit.as_secs_f64()
+    );
+}
+
+criterion_group!(benches, signed_transfer, durable_block, signature_checks);
 criterion_main!(benches);

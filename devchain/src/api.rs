@@ -68,9 +68,20 @@ pub trait DevchainApi {
     #[method(name = "getBridge")]
     async fn bridge(&self) -> RpcResult<Option<crate::bridge::BridgeState>>;
 
+    /// The node's own counters: how its bounded queues are doing.
+    #[method(name = "nodeStats")]
+    async fn node_stats(&self) -> RpcResult<NodeStats>;
+
     /// Streams finalized events from `cursor` on: first the backlog, then each new block's.
     #[subscription(name = "subscribeEvents" => "event", unsubscribe = "unsubscribeEvents", item = ChainEvent)]
     async fn subscribe_events(&self, cursor: Cursor) -> SubscriptionResult;
+}
+
+/// What `devchain_nodeStats` reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStats {
+    /// The batched signature checks of submissions (`specs/devchain.md` §6.1).
+    pub verifier: crate::verifier::VerifierStats,
 }
 
 /// Outcome of a committed transaction.

@@ -22,6 +22,7 @@ pub mod state;
 pub mod storage;
 pub mod tx;
 mod tx_error;
+pub mod verifier;
 
 #[cfg(test)]
 mod executor_tests;

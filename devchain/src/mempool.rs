@@ -10,8 +10,9 @@ use causeway_core::{Address, ChainId, Hash32, UnixMillis};
 
 use crate::executor::{execute, BlockContext, Effects};
 use crate::state::{Changes, Layered, State, StateView};
-use crate::tx::{Payload, SignedTransaction};
+use crate::tx::{Payload, SignatureError, SignedTransaction};
 use crate::tx_error::TxError;
+use crate::verifier::SignatureCheck;
 
 /// A transaction whose size, chain and signature have been checked.
 #[derive(Clone, Debug)]
@@ -28,6 +29,48 @@ pub fn check_stateless(
     tx: SignedTransaction,
     max_tx_bytes: usize,
 ) -> Result<VerifiedTx, TxError> {
+    let (unsigned, check) = check_unsigned(chain_id, tx, max_tx_bytes)?;
+    let valid = crate::verifier::verify_all(&[&check]).valid == [true];
+    unsigned.into_verified(valid)
+}
+
+/// A transaction whose size, chain and signature's form are checked; the signature itself
+/// is checked apart (alone, or in a batch: [`crate::verifier`]).
+pub struct Unsigned {
+    tx: SignedTransaction,
+    hash: Hash32,
+    size: usize,
+}
+
+impl Unsigned {
+    /// The transaction once its signature was checked and found `valid` (or not).
+    pub fn into_verified(self, valid: bool) -> Result<VerifiedTx, TxError> {
+        if !valid {
+            return Err(bad_signature(SignatureError::Invalid(
+                self.tx.tx.from.to_string(),
+            )));
+        }
+        Ok(VerifiedTx {
+            tx: self.tx,
+            hash: self.hash,
+            size: self.size,
+        })
+    }
+}
+
+fn bad_signature(e: SignatureError) -> TxError {
+    TxError::BadSignature {
+        reason: e.to_string(),
+    }
+}
+
+/// Size, chain, and that the sender is a key and the signature 64 bytes: every stateless
+/// check but the signature's own, which the returned [`SignatureCheck`] makes.
+pub fn check_unsigned(
+    chain_id: &ChainId,
+    tx: SignedTransaction,
+    max_tx_bytes: usize,
+) -> Result<(Unsigned, SignatureCheck), TxError> {
     let size = serde_json::to_vec(&tx).map_or(usize::MAX, |json| json.len());
     if size > max_tx_bytes {
         return Err(TxError::OversizeTransaction {
@@ -41,11 +84,11 @@ pub fn check_stateless(
             found: tx.tx.chain_id.clone(),
         });
     }
-    tx.verify().map_err(|e| TxError::BadSignature {
-        reason: e.to_string(),
-    })?;
-    let hash = tx.hash();
-    Ok(VerifiedTx { tx, hash, size })
+    // The signed bytes serve both the hash and the signature check: built once.
+    let message = tx.tx.signing_bytes();
+    let hash = causeway_core::sha256(&message);
+    let check = SignatureCheck::of(&tx, message).map_err(bad_signature)?;
+    Ok((Unsigned { tx, hash, size }, check))
 }
 
 /// How far ahead of its sender's next nonce a transaction may be and still be held until

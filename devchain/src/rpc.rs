@@ -11,15 +11,16 @@ use jsonrpsee::PendingSubscriptionSink;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::api::{
-    AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, Receipt, TxStatus,
+    AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, NodeStats, Receipt, TxStatus,
     MAX_EVENTS_PER_PAGE, MAX_WAIT_FOR_HEIGHT_MS,
 };
 use crate::error::DevchainError;
-use crate::mempool::check_stateless;
+use crate::mempool::check_unsigned;
 use crate::shared::{BlockEvents, Shared};
 use crate::state::StateView;
 use crate::tx::SignedTransaction;
 use crate::tx_error::TxError;
+use crate::verifier::{VerifyError, MAX_QUEUED_SIGNATURES};
 
 pub(crate) struct Rpc {
     pub shared: Arc<Shared>,
@@ -59,8 +60,23 @@ impl DevchainApiServer for Rpc {
 
     async fn submit_transaction(&self, tx: SignedTransaction) -> RpcResult<Hash32> {
         let shared = &self.shared;
-        let verified = check_stateless(&shared.chain_id, tx, shared.limits.max_tx_bytes)
+        let (unsigned, check) = check_unsigned(&shared.chain_id, tx, shared.limits.max_tx_bytes)
             .map_err(|e| rejected(&e))?;
+        let valid = match shared.verifier.verify(check).await {
+            Ok(()) => true,
+            Err(VerifyError::Invalid) => false,
+            Err(VerifyError::Busy) => {
+                return Err(rejected(&TxError::VerifierBusy {
+                    queued: MAX_QUEUED_SIGNATURES,
+                }))
+            }
+            Err(e @ VerifyError::Stopped) => {
+                return Err(internal(DevchainError::Producer {
+                    detail: e.to_string(),
+                }))
+            }
+        };
+        let verified = unsigned.into_verified(valid).map_err(|e| rejected(&e))?;
         let hash = verified.hash;
         let admitted = {
             let mut mempool = shared.mempool();
@@ -78,6 +94,12 @@ impl DevchainApiServer for Rpc {
             }
             Err(err) => Err(rejected(&err)),
         }
+    }
+
+    async fn node_stats(&self) -> RpcResult<NodeStats> {
+        Ok(NodeStats {
+            verifier: self.shared.verifier.stats(),
+        })
     }
 
     async fn receipt(&self, tx_hash: Hash32) -> RpcResult<Option<Receipt>> {

@@ -15,6 +15,7 @@ use crate::error::DevchainError;
 use crate::mempool::Mempool;
 use crate::state::{Head, State};
 use crate::storage::Storage;
+use crate::verifier::BatchVerifier;
 
 /// The committed, durable, published state.
 pub(crate) struct Ledger {
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     pub block_interval_ms: u64,
     pub limits: Limits,
     pub storage: Storage,
+    /// Checks submissions' signatures in batches.
+    pub verifier: BatchVerifier,
     ledger: RwLock<Ledger>,
     mempool: Mutex<Mempool>,
     pub block_events: broadcast::Sender<BlockEvents>,
@@ -40,6 +43,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(
         chain_id: ChainId,
+        verifier: BatchVerifier,
         block_interval_ms: u64,
         limits: Limits,
         storage: Storage,
@@ -56,6 +60,7 @@ impl Shared {
             )),
             limits,
             storage,
+            verifier,
             ledger: RwLock::new(ledger),
             block_events,
             published,

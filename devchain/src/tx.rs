@@ -1,7 +1,7 @@
 //! Transactions: what a client signs and the node verifies.
 
 use causeway_core::{sha256, Address, Amount, AssetId, ChainId, Hash32, UnixMillis};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// Domain separation: a devchain signature can never be replayed as any other message.
@@ -117,14 +117,21 @@ impl SignedTransaction {
 
     /// Strict Ed25519 verification against the sender named in the body.
     pub fn verify(&self) -> Result<(), SignatureError> {
+        let check = crate::verifier::SignatureCheck::of(self, self.tx.signing_bytes())?;
+        if check.verify_alone() {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid(self.tx.from.to_string()))
+        }
+    }
+
+    /// The sender's public key (named by `from`) and the parsed signature.
+    pub fn key_and_signature(&self) -> Result<(VerifyingKey, Signature), SignatureError> {
         let sender = public_key_of(&self.tx.from)
             .ok_or_else(|| SignatureError::BadSender(self.tx.from.to_string()))?;
         let mut sig = [0u8; 64];
         hex::decode_to_slice(&self.signature, &mut sig).map_err(|_| SignatureError::Malformed)?;
-        sender
-            .verify_strict(&self.tx.signing_bytes(), &Signature::from_bytes(&sig))
-            .or_else(|_| sender.verify(&self.tx.signing_bytes(), &Signature::from_bytes(&sig)))
-            .map_err(|_| SignatureError::Invalid(self.tx.from.to_string()))
+        Ok((sender, Signature::from_bytes(&sig)))
     }
 }
 

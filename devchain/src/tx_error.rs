@@ -57,6 +57,9 @@ pub enum TxError {
     #[error("the mempool holds {bytes} bytes of transactions and its limit is {limit}; retry after the next block")]
     MempoolBytesFull { bytes: usize, limit: usize },
 
+    #[error("the node has {queued} signatures waiting to be checked, its limit; retry after the next block")]
+    VerifierBusy { queued: usize },
+
     #[error("no HTLC lock {lock_id} exists on this chain; check the lock id (devchain_getHtlc)")]
     HtlcNotFound { lock_id: Hash32 },
 
@@ -152,7 +155,9 @@ impl TxError {
             OversizeTransaction { .. } => ErrorCode::OversizeTransaction,
             InvalidAmount { .. } => ErrorCode::InvalidAmount,
             InvalidAddress { .. } => ErrorCode::InvalidAddress,
-            MempoolFull { .. } | MempoolBytesFull { .. } => ErrorCode::MempoolFull,
+            MempoolFull { .. } | MempoolBytesFull { .. } | VerifierBusy { .. } => {
+                ErrorCode::MempoolFull
+            }
             HtlcNotFound { .. } => ErrorCode::HtlcNotFound,
             HtlcAlreadySettled { .. } => ErrorCode::HtlcAlreadySettled,
             WrongPreimage { .. } => ErrorCode::WrongPreimage,
@@ -188,6 +193,7 @@ impl TxError {
                 | TxError::OversizeTransaction { .. }
                 | TxError::MempoolFull { .. }
                 | TxError::MempoolBytesFull { .. }
+                | TxError::VerifierBusy { .. }
         )
     }
 

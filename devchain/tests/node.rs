@@ -608,3 +608,39 @@ async fn wait_for_height_answers_when_a_block_above_it_is_final() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     node.shutdown().await;
 }
+
+// §6.1 "Signatures in batches": concurrent submissions are checked together, a forged
+// signature among them refuses only its own transaction, and nodeStats counts them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_signature_among_concurrent_submissions_refuses_only_its_own() {
+    let (_home, node) = fresh().await;
+    let rpc = &node.rpc;
+    let forged = {
+        let mut tx = signed_by(3, 0, transfer(1, 5));
+        tx.signature = signed_by(2, 0, transfer(1, 5)).signature;
+        tx
+    };
+    let honest: Vec<_> = (0..40)
+        .map(|nonce| signed_by(1 + (nonce % 2) as u8, nonce / 2, transfer(3, 1)))
+        .collect();
+    let (forged_result, honest_results) = tokio::join!(
+        rpc.submit_transaction(forged),
+        futures::future::join_all(honest.iter().map(|tx| rpc.submit_transaction(tx.clone())))
+    );
+    assert_eq!(
+        rejection_code(forged_result.unwrap_err()),
+        ErrorCode::BadSignature.code()
+    );
+    for (tx, result) in honest.iter().zip(honest_results) {
+        assert_eq!(
+            result.unwrap(),
+            tx.hash(),
+            "an honest submission was refused"
+        );
+    }
+    let stats = rpc.node_stats().await.unwrap().verifier;
+    assert_eq!(stats.signatures, 41);
+    assert!(stats.batches <= 41 && stats.largest_batch >= 1);
+    assert_eq!((stats.queued, stats.refused), (0, 0));
+    node.shutdown().await;
+}
