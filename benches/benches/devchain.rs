@@ -203,7 +203,9 @@ fn signature_checks(c: &mut Criterion) {
     group.bench_function("alone", |b| b.iter(alone));
     group.bench_function("raw_ed25519_verify (limit)", |b| b.iter(raw));
     group.throughput(Throughput::Elements(MAX_VERIFY_BATCH as u64));
-    group.bench_function("batch_of_64", |b| b.iter(full_batch));
+    group.bench_function(format!("full_batch_of_{MAX_VERIFY_BATCH}"), |b| {
+        b.iter(full_batch)
+    });
     group.finish();
 
     let per_signature_in_batch = time_per_op(full_batch) / MAX_VERIFY_BATCH as u32;

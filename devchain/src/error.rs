@@ -68,13 +68,6 @@ pub enum DevchainError {
 
     #[error("block production stopped: {detail}")]
     Producer { detail: String },
-
-    #[error("could not start the node's {what} thread: {source}; the machine may be out of threads or memory")]
-    Thread {
-        what: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl DevchainError {

@@ -21,7 +21,6 @@ use crate::rpc::Rpc;
 use crate::shared::{Ledger, Shared};
 use crate::state::{Head, State, StateView};
 use crate::storage::Storage;
-use crate::verifier::BatchVerifier;
 
 /// Settings given on the command line win over `node.toml`.
 #[derive(Clone, Debug, Default)]
@@ -92,13 +91,8 @@ impl Node {
         let addr_file = self.home.join(RPC_ADDR_FILE);
         // A stale file would send clients to the previous run's port.
         remove_if_present(&addr_file)?;
-        let verifier = BatchVerifier::start().map_err(|source| DevchainError::Thread {
-            what: "signature verifier",
-            source,
-        })?;
         let shared = Arc::new(Shared::new(
             self.genesis.chain_id.clone(),
-            verifier,
             self.config.block_interval_ms,
             self.config.limits.clone(),
             self.storage,

@@ -70,11 +70,6 @@ impl DevchainApiServer for Rpc {
                     queued: MAX_QUEUED_SIGNATURES,
                 }))
             }
-            Err(e @ VerifyError::Stopped) => {
-                return Err(internal(DevchainError::Producer {
-                    detail: e.to_string(),
-                }))
-            }
         };
         let verified = unsigned.into_verified(valid).map_err(|e| rejected(&e))?;
         let hash = verified.hash;

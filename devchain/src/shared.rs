@@ -43,7 +43,6 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(
         chain_id: ChainId,
-        verifier: BatchVerifier,
         block_interval_ms: u64,
         limits: Limits,
         storage: Storage,
@@ -60,7 +59,7 @@ impl Shared {
             )),
             limits,
             storage,
-            verifier,
+            verifier: BatchVerifier::new(),
             ledger: RwLock::new(ledger),
             block_events,
             published,

@@ -1,30 +1,37 @@
-//! Signature checks of submitted transactions, in batches (`specs/devchain.md` §4.1).
+//! Signature checks of submitted transactions, in batches (`specs/devchain.md` §6.1).
 //!
 //! Checking each submission's Ed25519 signature on its own was a fifth of a node's CPU
-//! under load. Submissions hand their signature to one verifier thread instead, which
-//! takes whatever has queued up since its last pass (at most [`MAX_VERIFY_BATCH`]) and
-//! checks them with one batch equation: about half the cost per signature once a few
-//! dozen are waiting. A lone submission is checked on its own at once, so nothing waits
-//! for a batch to fill. A batch that fails is checked signature by signature, so each
-//! submitter hears about its own signature only.
+//! under load. Submissions that arrive while a check is running queue up instead, and the
+//! next check takes them all (at most [`MAX_VERIFY_BATCH`]) in one batch equation: about
+//! half the cost per signature once a few dozen are waiting. Nobody waits for a batch to
+//! fill: a submission that finds no check running leads one at once, on its own request's
+//! thread, for itself and whoever queues behind it (flat combining), and one that finds a
+//! full batch waiting checks it beside the running one. So batches grow with the load,
+//! while no more than about a batch waits for each thread that checks. A batch that fails is
+//! checked signature by signature, so each submitter hears about its own signature only.
 //!
 //! Batch and single checks accept the same signatures, except ones built by the key's
 //! own holder with a small-order component (cofactorless batch verification accepts some
 //! of those at random). They can only admit that holder's own transactions, which its
 //! key could sign properly anyway.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::tx::{SignatureError, SignedTransaction};
 
 /// Most signatures checked in one batch equation. Past a few dozen the saving per
-/// signature hardly grows, while a failed batch costs its size in single checks.
-pub const MAX_VERIFY_BATCH: usize = 64;
-/// Submissions waiting for the verifier before new ones are turned away.
+/// signature hardly grows, while a failed batch costs its size in single checks and every
+/// submission in it holds one of the node's connections until it is answered.
+pub const MAX_VERIFY_BATCH: usize = 32;
+/// Batches one submission's request runs before a task takes over the rest, so no request
+/// waits on a long queue of others' checks.
+pub const MAX_BATCHES_PER_LEADER: usize = 4;
+/// Submissions waiting for a check before new ones are turned away.
 pub const MAX_QUEUED_SIGNATURES: usize = 8_192;
 
 /// A transaction's signature, in the form the check takes.
@@ -61,11 +68,11 @@ impl SignatureCheck {
 pub struct VerifierStats {
     /// Signatures checked.
     pub signatures: u64,
-    /// Passes of the verifier (one batch equation, or one single check, each).
+    /// Checks run (one batch equation, or one single check, each).
     pub batches: u64,
     /// Batches whose equation failed, so each of their signatures was checked alone.
     pub failed_batches: u64,
-    /// The most signatures one pass checked.
+    /// The most signatures one check took.
     pub largest_batch: u64,
     /// Signatures waiting now (at most [`MAX_QUEUED_SIGNATURES`]).
     pub queued: usize,
@@ -73,22 +80,7 @@ pub struct VerifierStats {
     pub refused: u64,
 }
 
-struct Job {
-    check: SignatureCheck,
-    done: oneshot::Sender<bool>,
-}
-
-#[derive(Default)]
-struct Counters {
-    signatures: AtomicU64,
-    batches: AtomicU64,
-    failed_batches: AtomicU64,
-    largest_batch: AtomicU64,
-    queued: AtomicUsize,
-    refused: AtomicU64,
-}
-
-/// Why a signature was not checked.
+/// Why a signature was not found valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("signature does not verify")]
@@ -97,100 +89,124 @@ pub enum VerifyError {
         "the node has {MAX_QUEUED_SIGNATURES} signatures waiting to be checked; retry shortly"
     )]
     Busy,
-    #[error("the node's signature verifier stopped")]
-    Stopped,
 }
 
-/// The handle submissions use; the verifier thread stops when the last handle is dropped.
+struct Job {
+    check: SignatureCheck,
+    done: oneshot::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Submissions (or tasks they handed over to) running checks now.
+    leaders: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: Mutex<Queue>,
+    signatures: AtomicU64,
+    batches: AtomicU64,
+    failed_batches: AtomicU64,
+    largest_batch: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// The node's signature checks; cheap to share.
+#[derive(Default)]
 pub struct BatchVerifier {
-    queue: mpsc::Sender<Job>,
-    counters: Arc<Counters>,
+    inner: Arc<Inner>,
 }
 
 impl BatchVerifier {
-    /// Starts the verifier thread.
-    pub fn start() -> std::io::Result<BatchVerifier> {
-        let (verifier, jobs) = BatchVerifier::unstarted();
-        let counters = verifier.counters.clone();
-        std::thread::Builder::new()
-            .name("devchain-verify".into())
-            .spawn(move || run(jobs, &counters))?;
-        Ok(verifier)
+    pub fn new() -> BatchVerifier {
+        BatchVerifier::default()
     }
 
-    /// The handle and the queue a verifier thread would drain.
-    fn unstarted() -> (BatchVerifier, mpsc::Receiver<Job>) {
-        let (queue, jobs) = mpsc::channel(MAX_QUEUED_SIGNATURES);
-        let counters = Arc::new(Counters::default());
-        (BatchVerifier { queue, counters }, jobs)
-    }
-
-    /// Checks one signature, batched with whatever else is waiting.
+    /// Checks one signature, in one batch with whatever queued up meanwhile.
     pub async fn verify(&self, check: SignatureCheck) -> Result<(), VerifyError> {
         let (done, verdict) = oneshot::channel();
-        self.counters.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.queue.try_send(Job { check, done }) {
-            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    self.counters.refused.fetch_add(1, Ordering::Relaxed);
-                    VerifyError::Busy
-                }
-                mpsc::error::TrySendError::Closed(_) => VerifyError::Stopped,
-            });
+        let lead = {
+            let mut queue = self.inner.queue();
+            if queue.jobs.len() >= MAX_QUEUED_SIGNATURES {
+                self.inner.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(VerifyError::Busy);
+            }
+            queue.jobs.push_back(Job { check, done });
+            let lead = queue.leaders == 0 || queue.jobs.len() >= MAX_VERIFY_BATCH;
+            queue.leaders += usize::from(lead);
+            lead
+        };
+        if lead {
+            lead_checks(&self.inner);
         }
+        // The leader answers every job it takes; verdicts are never dropped unsent.
         match verdict.await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(VerifyError::Invalid),
-            Err(_) => Err(VerifyError::Stopped),
+            _ => Err(VerifyError::Invalid),
         }
     }
 
     pub fn stats(&self) -> VerifierStats {
-        self.counters.stats()
-    }
-}
-
-impl Counters {
-    fn stats(&self) -> VerifierStats {
+        let i = &self.inner;
         VerifierStats {
-            signatures: self.signatures.load(Ordering::Relaxed),
-            batches: self.batches.load(Ordering::Relaxed),
-            failed_batches: self.failed_batches.load(Ordering::Relaxed),
-            largest_batch: self.largest_batch.load(Ordering::Relaxed),
-            queued: self.queued.load(Ordering::Relaxed),
-            refused: self.refused.load(Ordering::Relaxed),
+            signatures: i.signatures.load(Ordering::Relaxed),
+            batches: i.batches.load(Ordering::Relaxed),
+            failed_batches: i.failed_batches.load(Ordering::Relaxed),
+            largest_batch: i.largest_batch.load(Ordering::Relaxed),
+            queued: i.queue().jobs.len(),
+            refused: i.refused.load(Ordering::Relaxed),
         }
     }
 }
 
-fn run(mut jobs: mpsc::Receiver<Job>, counters: &Counters) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_VERIFY_BATCH);
-    while let Some(first) = jobs.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_VERIFY_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+impl Inner {
+    // A panic while holding the lock leaves a consistent queue (each update is one step).
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Up to [`MAX_VERIFY_BATCH`] waiting jobs, or none (and one leader fewer).
+    fn next_batch(&self) -> Vec<Job> {
+        let mut queue = self.queue();
+        if queue.jobs.is_empty() {
+            queue.leaders -= 1;
+            return Vec::new();
         }
-        let n = batch.len();
-        counters.queued.fetch_sub(n, Ordering::Relaxed);
-        counters.signatures.fetch_add(n as u64, Ordering::Relaxed);
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters
-            .largest_batch
-            .fetch_max(n as u64, Ordering::Relaxed);
+        let n = queue.jobs.len().min(MAX_VERIFY_BATCH);
+        queue.jobs.drain(..n).collect()
+    }
+
+    fn check(&self, batch: Vec<Job>) {
+        let n = batch.len() as u64;
+        self.signatures.fetch_add(n, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.largest_batch.fetch_max(n, Ordering::Relaxed);
         let checks: Vec<&SignatureCheck> = batch.iter().map(|j| &j.check).collect();
         let verdict = verify_all(&checks);
         if verdict.batch_failed {
-            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            self.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
-        for (job, ok) in batch.drain(..).zip(verdict.valid) {
+        for (job, ok) in batch.into_iter().zip(verdict.valid) {
             // A submitter that went away needs no answer.
             let _ = job.done.send(ok);
         }
     }
+}
+
+/// Runs batches until the queue is empty, or hands the rest to a task after
+/// [`MAX_BATCHES_PER_LEADER`].
+fn lead_checks(inner: &Arc<Inner>) {
+    for _ in 0..MAX_BATCHES_PER_LEADER {
+        let batch = inner.next_batch();
+        if batch.is_empty() {
+            return;
+        }
+        inner.check(batch);
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move { lead_checks(&inner) });
 }
 
 /// What [`verify_all`] found.
@@ -242,6 +258,13 @@ mod tests {
         }
     }
 
+    /// Queues a job as if its submitter were waiting behind a running check.
+    fn queue_behind(verifier: &BatchVerifier, check: SignatureCheck) -> oneshot::Receiver<bool> {
+        let (done, verdict) = oneshot::channel();
+        verifier.inner.queue().jobs.push_back(Job { check, done });
+        verdict
+    }
+
     #[test]
     fn a_batch_of_valid_signatures_passes_in_one_equation() {
         let checks: Vec<_> = (0..10).map(|i| check(i, true)).collect();
@@ -265,37 +288,39 @@ mod tests {
         assert_eq!(verdict.valid, expected);
     }
 
-    #[test]
-    fn the_verifier_takes_what_queued_up_in_batches_of_at_most_max_verify_batch() {
-        let (verifier, jobs) = BatchVerifier::unstarted();
-        let total = MAX_VERIFY_BATCH + 36;
-        let mut verdicts = Vec::new();
-        for i in 0..total {
-            let (done, verdict) = oneshot::channel();
-            let bad = i == MAX_VERIFY_BATCH + 3;
-            let job = Job {
-                check: check(i as u8, !bad),
-                done,
-            };
-            verifier.counters.queued.fetch_add(1, Ordering::Relaxed);
-            verifier
-                .queue
-                .try_send(job)
-                .map_err(|_| "queue full")
-                .unwrap();
-            verdicts.push((bad, verdict));
-        }
-        let BatchVerifier { queue, counters } = verifier;
-        drop(queue);
-        run(jobs, &counters);
-        for (bad, mut verdict) in verdicts {
-            assert_eq!(verdict.try_recv(), Ok(!bad));
-        }
-        let stats = counters.stats();
+    #[tokio::test]
+    async fn a_lone_submission_is_checked_at_once_by_itself() {
+        let verifier = BatchVerifier::new();
+        assert_eq!(verifier.verify(check(1, true)).await, Ok(()));
         assert_eq!(
-            stats,
+            verifier.verify(check(2, false)).await,
+            Err(VerifyError::Invalid)
+        );
+        let stats = verifier.stats();
+        assert_eq!(
+            (stats.signatures, stats.batches, stats.largest_batch),
+            (2, 2, 1)
+        );
+        assert_eq!(verifier.inner.queue().leaders, 0);
+    }
+
+    #[tokio::test]
+    async fn submissions_queued_behind_a_check_share_the_next_batches() {
+        let verifier = BatchVerifier::new();
+        let queued = MAX_VERIFY_BATCH + 20;
+        let bad = MAX_VERIFY_BATCH + 5;
+        let verdicts: Vec<_> = (0..queued)
+            .map(|i| queue_behind(&verifier, check(i as u8, i != bad)))
+            .collect();
+        // The next submitter finds no check running: it leads, for everyone queued.
+        assert_eq!(verifier.verify(check(200, true)).await, Ok(()));
+        for (i, mut verdict) in verdicts.into_iter().enumerate() {
+            assert_eq!(verdict.try_recv(), Ok(i != bad), "job {i}");
+        }
+        assert_eq!(
+            verifier.stats(),
             VerifierStats {
-                signatures: total as u64,
+                signatures: queued as u64 + 1,
                 batches: 2,
                 failed_batches: 1,
                 largest_batch: MAX_VERIFY_BATCH as u64,
@@ -306,30 +331,60 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_refuses_with_busy_and_counts_it() {
-        let (verifier, _jobs) = BatchVerifier::unstarted();
-        for i in 0..MAX_QUEUED_SIGNATURES {
-            let (done, _) = oneshot::channel();
-            let job = Job {
-                check: check(i as u8, true),
-                done,
-            };
-            verifier
-                .queue
-                .try_send(job)
-                .map_err(|_| "queue full")
-                .unwrap();
+    async fn a_long_queue_is_handed_to_a_task_and_every_job_is_answered() {
+        let verifier = BatchVerifier::new();
+        let queued = MAX_VERIFY_BATCH * (MAX_BATCHES_PER_LEADER + 2);
+        let verdicts: Vec<_> = (0..queued)
+            .map(|i| queue_behind(&verifier, check(i as u8, true)))
+            .collect();
+        // The leader's own job is last: it returns once the task has reached it.
+        assert_eq!(verifier.verify(check(1, true)).await, Ok(()));
+        for verdict in verdicts {
+            assert_eq!(verdict.await, Ok(true));
         }
+        assert_eq!(verifier.stats().batches, MAX_BATCHES_PER_LEADER as u64 + 3);
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_waiting_is_checked_by_its_last_submitter_beside_the_running_check() {
+        let verifier = BatchVerifier::new();
+        verifier.inner.queue().leaders = 1;
+        let verdicts: Vec<_> = (1..MAX_VERIFY_BATCH)
+            .map(|i| queue_behind(&verifier, check(i as u8, true)))
+            .collect();
+        assert_eq!(verifier.verify(check(0, true)).await, Ok(()));
+        for mut verdict in verdicts {
+            assert_eq!(verdict.try_recv(), Ok(true));
+        }
+        let stats = verifier.stats();
+        assert_eq!(
+            (stats.batches, stats.largest_batch),
+            (1, MAX_VERIFY_BATCH as u64)
+        );
+        assert_eq!(
+            verifier.inner.queue().leaders,
+            1,
+            "the running check goes on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_with_busy_and_counts_it() {
+        let verifier = BatchVerifier::new();
+        let _held: Vec<_> = (0..MAX_QUEUED_SIGNATURES)
+            .map(|i| queue_behind(&verifier, check(i as u8, true)))
+            .collect();
         assert_eq!(
             verifier.verify(check(1, true)).await,
             Err(VerifyError::Busy)
         );
-        assert_eq!(verifier.stats().refused, 1);
+        let stats = verifier.stats();
+        assert_eq!((stats.refused, stats.queued), (1, MAX_QUEUED_SIGNATURES));
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_submissions_each_hear_their_own_verdict() {
-        let verifier = Arc::new(BatchVerifier::start().unwrap());
+        let verifier = Arc::new(BatchVerifier::new());
         let tasks: Vec<_> = (0..100u8)
             .map(|i| {
                 let verifier = verifier.clone();
@@ -344,7 +399,9 @@ mod tests {
             };
             assert_eq!(task.await.unwrap(), expected, "submission {i}");
         }
-        assert_eq!(verifier.stats().signatures, 100);
+        let stats = verifier.stats();
+        assert_eq!((stats.signatures, stats.queued), (100, 0));
+        assert_eq!(verifier.inner.queue().leaders, 0);
     }
 
     proptest! {

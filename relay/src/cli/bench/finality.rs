@@ -22,6 +22,10 @@ const BLOCK_WAIT: Duration = Duration::from_millis(100);
 /// How long a sender waits for its lock's event before it asks the chain itself: a lock
 /// that failed has no event, and one the node forgot must be sent again.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
+/// Broadcasts of one lock at most, the first pause between them, and the longest.
+const MAX_BROADCASTS: u32 = 8;
+const BROADCAST_RETRY: Duration = Duration::from_millis(20);
+const MAX_BROADCAST_PAUSE: Duration = Duration::from_millis(500);
 /// Backoff after a failed read.
 const RETRY: Duration = Duration::from_millis(100);
 
@@ -50,7 +54,7 @@ impl FinalityWatch {
     ) -> Result<Instant> {
         let (seen, final_at) = oneshot::channel();
         self.lock_waiting().insert(tx.id, seen);
-        if let Err(e) = sender.broadcast(tx).await {
+        if let Err(e) = broadcast_retrying(sender, tx).await {
             self.lock_waiting().remove(&tx.id);
             return Err(e).context("locking on the source chain");
         }
@@ -74,6 +78,28 @@ impl FinalityWatch {
     fn lock_waiting(&self) -> std::sync::MutexGuard<'_, HashMap<Hash32, oneshot::Sender<Instant>>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Broadcasts `tx`, again after a pause while the node is unreachable or refuses the
+/// connection for load (HTTP 429, past its `max_connections` requests in flight): a
+/// broadcast is idempotent, and a thousand senders starting at once can briefly hold more
+/// requests open than a node serves.
+async fn broadcast_retrying(
+    sender: &DevchainAdapter,
+    tx: &PreparedTx,
+) -> Result<(), causeway_adapters::AdapterError> {
+    let mut pause = BROADCAST_RETRY;
+    for _ in 1..MAX_BROADCASTS {
+        match sender.broadcast(tx).await {
+            Err(e) if e.is_transient() => {
+                tracing::debug!(tx = %tx.id, "broadcast retried: {e}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_BROADCAST_PAUSE);
+            }
+            done => return done,
+        }
+    }
+    sender.broadcast(tx).await
 }
 
 impl Drop for FinalityWatch {
