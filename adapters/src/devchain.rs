@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use causeway_core::{Address, Amount, AssetId, ChainId, ChainInfo, Cursor, EventPage, Hash32};
-use causeway_devchain::api::{DevchainApiClient, ErrorCode, TxOutcome as NodeOutcome, TxStatus};
+use causeway_devchain::api::{
+    DevchainApiClient, DevchainEventsClient, ErrorCode, TxOutcome as NodeOutcome, TxStatus,
+};
 use causeway_devchain::tx::{address_of, Payload, SignedTransaction, Transaction};
 use ed25519_dalek::SigningKey;
 use jsonrpsee::core::client::ClientT;

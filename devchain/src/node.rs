@@ -11,7 +11,7 @@ use ed25519_dalek::SigningKey;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tokio::time::MissedTickBehavior;
 
-use crate::api::{AccountState, DevchainApiServer, TxOutcome};
+use crate::api::{AccountState, DevchainApiServer, StoredEventsServer, TxOutcome};
 use crate::block::{build_block, next_block_time, BlockOutput};
 use crate::clock::now_ms;
 use crate::config::NodeConfig;
@@ -140,7 +140,13 @@ async fn serve(
         .await
         .map_err(bind_error)?;
     let bound = server.local_addr().map_err(bind_error)?;
-    Ok((server.start(Rpc { shared }.into_rpc()), bound))
+    let mut methods = DevchainApiServer::into_rpc(Rpc {
+        shared: Arc::clone(&shared),
+    });
+    methods
+        .merge(StoredEventsServer::into_rpc(Rpc { shared }))
+        .expect("getEvents is served once");
+    Ok((server.start(methods), bound))
 }
 
 async fn produce_until(

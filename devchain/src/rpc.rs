@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use causeway_core::{
-    Address, Amount, AssetId, ChainEvent, ChainInfo, Cursor, EventPage, FinalityRule, Hash32,
+    Address, Amount, AssetId, ChainEvent, ChainInfo, Cursor, FinalityRule, Hash32,
 };
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
@@ -11,8 +11,8 @@ use jsonrpsee::PendingSubscriptionSink;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::api::{
-    AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, NodeStats, Receipt, TxStatus,
-    MAX_EVENTS_PER_PAGE, MAX_WAIT_FOR_HEIGHT_MS,
+    AccountState, Block, DevchainApiServer, ErrorCode, HtlcLock, NodeStats, Receipt,
+    StoredEventPage, StoredEventsServer, TxStatus, MAX_EVENTS_PER_PAGE, MAX_WAIT_FOR_HEIGHT_MS,
 };
 use crate::error::DevchainError;
 use crate::mempool::check_unsigned;
@@ -33,6 +33,16 @@ fn rejected(err: &TxError) -> ErrorObjectOwned {
 fn internal(err: DevchainError) -> ErrorObjectOwned {
     tracing::error!(error = %err, "JSON-RPC request failed inside the node");
     ErrorObject::owned(ErrorCode::Internal.code(), err.to_string(), None::<()>)
+}
+
+#[async_trait]
+impl StoredEventsServer for Rpc {
+    async fn events(&self, cursor: Cursor, limit: u32) -> RpcResult<StoredEventPage> {
+        let limit = limit.min(MAX_EVENTS_PER_PAGE) as usize;
+        self.shared
+            .stored_event_page(cursor, limit)
+            .map_err(internal)
+    }
 }
 
 #[async_trait]
@@ -132,11 +142,6 @@ impl DevchainApiServer for Rpc {
     async fn account(&self, account: Address) -> RpcResult<AccountState> {
         let ledger = self.shared.ledger();
         Ok(ledger.state.account(&account).cloned().unwrap_or_default())
-    }
-
-    async fn events(&self, cursor: Cursor, limit: u32) -> RpcResult<EventPage> {
-        let limit = limit.min(MAX_EVENTS_PER_PAGE) as usize;
-        self.shared.event_page(cursor, limit).map_err(internal)
     }
 
     async fn htlc(&self, lock_id: Hash32) -> RpcResult<Option<HtlcLock>> {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use causeway_core::{ChainEvent, ChainId, Cursor, EventPage, Hash32};
 use tokio::sync::broadcast;
 
-use crate::api::Receipt;
+use crate::api::{Receipt, StoredEventPage};
 use crate::config::Limits;
 use crate::error::DevchainError;
 use crate::mempool::Mempool;
@@ -97,16 +97,45 @@ impl Shared {
     pub fn event_page(&self, cursor: Cursor, limit: usize) -> Result<EventPage, DevchainError> {
         let finalized_height = self.head().height;
         let events = self.storage.events(cursor, finalized_height, limit)?;
-        let next = match events.last() {
-            Some(last) if events.len() == limit => last.position.successor(),
-            _ if limit == 0 => cursor,
-            // Not full: every finalized block was scanned, so never rescan them.
-            _ => cursor.max(Cursor::new(finalized_height, 0).next_block()),
-        };
+        let last = events.last().map(|e| e.position);
         Ok(EventPage {
+            next: next_cursor(cursor, limit, finalized_height, last, events.len()),
             events,
-            next,
             finalized_height,
         })
+    }
+
+    /// [`Shared::event_page`] with the events as stored (`getEvents` answers with these).
+    pub fn stored_event_page(
+        &self,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<StoredEventPage, DevchainError> {
+        let finalized_height = self.head().height;
+        let stored = self
+            .storage
+            .stored_events(cursor, finalized_height, limit)?;
+        let last = stored.last().map(|(position, _)| *position);
+        Ok(StoredEventPage {
+            next: next_cursor(cursor, limit, finalized_height, last, stored.len()),
+            events: stored.into_iter().map(|(_, json)| json).collect(),
+            finalized_height,
+        })
+    }
+}
+
+/// Where a page of `found` events read from `cursor` (the last at `last`) ends.
+fn next_cursor(
+    cursor: Cursor,
+    limit: usize,
+    finalized_height: u64,
+    last: Option<Cursor>,
+    found: usize,
+) -> Cursor {
+    match last {
+        Some(last) if found == limit => last.successor(),
+        _ if limit == 0 => cursor,
+        // Not full: every finalized block was scanned, so never rescan them.
+        _ => cursor.max(Cursor::new(finalized_height, 0).next_block()),
     }
 }

@@ -11,6 +11,7 @@ use causeway_core::{sha256, Address, ChainEvent, Cursor, Hash32};
 use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::api::{AccountState, Block, BlockHeader, HtlcLock, Receipt};
 use crate::block::{seal, transactions_root, BlockOutput};
@@ -41,6 +42,13 @@ fn event_key(position: Cursor) -> Vec<u8> {
     rest[..8].copy_from_slice(&position.height.to_be_bytes());
     rest[8..].copy_from_slice(&position.index.to_be_bytes());
     prefixed(EVENT_PREFIX, &rest)
+}
+
+fn position_of_event_key(key: &[u8]) -> Option<Cursor> {
+    let rest = key.strip_prefix(EVENT_PREFIX)?;
+    let height = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let index = u32::from_be_bytes(rest.get(8..12)?.try_into().ok()?);
+    Some(Cursor::new(height, index))
 }
 
 fn encode(value: &impl Serialize) -> Vec<u8> {
@@ -258,6 +266,36 @@ impl Storage {
         Ok(events)
     }
 
+    /// [`Storage::events`] as stored: each event's JSON as it was written, with its
+    /// position, for answering `getEvents` without decoding and re-encoding every event.
+    pub fn stored_events(
+        &self,
+        from: Cursor,
+        up_to_height: u64,
+        limit: usize,
+    ) -> Result<Vec<(Cursor, Box<RawValue>)>, DevchainError> {
+        if from.height > up_to_height {
+            return Ok(Vec::new());
+        }
+        let end = event_key(Cursor::new(up_to_height, 0).next_block());
+        let mut events = Vec::with_capacity(limit.min(1024));
+        for entry in self.db.range(event_key(from)..end).take(limit) {
+            let (k, v) = entry.map_err(DevchainError::storage("scan of events"))?;
+            let corrupt = |detail: String| DevchainError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                detail,
+            };
+            let position =
+                position_of_event_key(&k).ok_or_else(|| corrupt("not an event key".into()))?;
+            // Checks that it is JSON (a scan, much cheaper than decoding the event).
+            let json = serde_json::from_slice::<&RawValue>(&v)
+                .map_err(|e| corrupt(e.to_string()))?
+                .to_owned();
+            events.push((position, json));
+        }
+        Ok(events)
+    }
+
     /// Account as stored (test and tooling aid; the node serves accounts from memory).
     pub fn account(&self, address: &Address) -> Result<Option<AccountState>, DevchainError> {
         self.get(&prefixed(ACCOUNT_PREFIX, address.as_str().as_bytes()))
@@ -320,6 +358,46 @@ mod tests {
             "clamped to height 0"
         );
         assert_eq!(storage.account(&addr(2)).unwrap().unwrap().nonce, 0);
+    }
+
+    // specs/devchain.md §8.1: getEvents serves the events as stored; they are exactly the
+    // encoding of the decoded events, with their positions, under the same bounds.
+    #[test]
+    fn stored_events_are_the_encoded_events_with_their_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let (state, genesis_head) = storage.load(&genesis(), &key(42)).unwrap();
+        let txs = (0..3).map(|n| signed(1, n, transfer(2, 10))).collect();
+        let out = build_block(&state, &genesis_head, 2_000, txs, &key(42));
+        storage.commit(&out).unwrap();
+        for (from, up_to, limit) in [
+            (Cursor::default(), 1, 10),
+            (Cursor::new(1, 1), 1, 10),
+            (Cursor::default(), 1, 2),
+            (Cursor::default(), 0, 10),
+        ] {
+            let decoded = storage.events(from, up_to, limit).unwrap();
+            let stored = storage.stored_events(from, up_to, limit).unwrap();
+            let as_stored: Vec<(Cursor, String)> = stored
+                .iter()
+                .map(|(at, json)| (*at, json.get().to_string()))
+                .collect();
+            let encoded: Vec<(Cursor, String)> = decoded
+                .iter()
+                .map(|e| (e.position, serde_json::to_string(e).unwrap()))
+                .collect();
+            assert_eq!(
+                as_stored, encoded,
+                "from {from:?} up to {up_to} limit {limit}"
+            );
+        }
+        assert_eq!(
+            storage
+                .stored_events(Cursor::default(), 1, 10)
+                .unwrap()
+                .len(),
+            3
+        );
     }
 
     // specs/devchain.md §9

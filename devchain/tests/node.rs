@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use causeway_core::{sha256, Amount, AssetId, ChainEvent, ChainId, Cursor, EventKind, Hash32};
 use causeway_devchain::api::{
-    DevchainApiClient, ErrorCode, HtlcState, Receipt, TxOutcome, TxStatus,
+    DevchainApiClient, DevchainEventsClient, ErrorCode, HtlcState, Receipt, TxOutcome, TxStatus,
 };
 use causeway_devchain::block::verify_seal;
 use causeway_devchain::tx::{Payload, SignedTransaction, Transaction};
