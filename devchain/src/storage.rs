@@ -254,16 +254,9 @@ impl Storage {
         up_to_height: u64,
         limit: usize,
     ) -> Result<Vec<ChainEvent>, DevchainError> {
-        if from.height > up_to_height {
-            return Ok(Vec::new());
-        }
-        let end = event_key(Cursor::new(up_to_height, 0).next_block());
-        let mut events = Vec::with_capacity(limit.min(1024));
-        for entry in self.db.range(event_key(from)..end).take(limit) {
-            let (k, v) = entry.map_err(DevchainError::storage("scan of events"))?;
-            events.push(decode(&k, &v)?);
-        }
-        Ok(events)
+        self.scan_events(from, up_to_height, limit)
+            .map(|entry| entry.and_then(|(k, v)| decode(&k, &v)))
+            .collect()
     }
 
     /// [`Storage::events`] as stored: each event's JSON as it was written, with its
@@ -274,26 +267,36 @@ impl Storage {
         up_to_height: u64,
         limit: usize,
     ) -> Result<Vec<(Cursor, Box<RawValue>)>, DevchainError> {
-        if from.height > up_to_height {
-            return Ok(Vec::new());
-        }
+        self.scan_events(from, up_to_height, limit)
+            .map(|entry| {
+                let (k, v) = entry?;
+                let corrupt = |detail: String| DevchainError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    detail,
+                };
+                let position =
+                    position_of_event_key(&k).ok_or_else(|| corrupt("not an event key".into()))?;
+                // Checks that it is JSON (a scan, much cheaper than decoding the event).
+                let json =
+                    serde_json::from_slice::<&RawValue>(&v).map_err(|e| corrupt(e.to_string()))?;
+                Ok((position, json.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The stored events [`Storage::events`] reads, as keys and values.
+    fn scan_events(
+        &self,
+        from: Cursor,
+        up_to_height: u64,
+        limit: usize,
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), DevchainError>> + '_ {
         let end = event_key(Cursor::new(up_to_height, 0).next_block());
-        let mut events = Vec::with_capacity(limit.min(1024));
-        for entry in self.db.range(event_key(from)..end).take(limit) {
-            let (k, v) = entry.map_err(DevchainError::storage("scan of events"))?;
-            let corrupt = |detail: String| DevchainError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                detail,
-            };
-            let position =
-                position_of_event_key(&k).ok_or_else(|| corrupt("not an event key".into()))?;
-            // Checks that it is JSON (a scan, much cheaper than decoding the event).
-            let json = serde_json::from_slice::<&RawValue>(&v)
-                .map_err(|e| corrupt(e.to_string()))?
-                .to_owned();
-            events.push((position, json));
-        }
-        Ok(events)
+        (from.height <= up_to_height)
+            .then(|| self.db.range(event_key(from)..end).take(limit))
+            .into_iter()
+            .flatten()
+            .map(|entry| entry.map_err(DevchainError::storage("scan of events")))
     }
 
     /// Account as stored (test and tooling aid; the node serves accounts from memory).
