@@ -39,9 +39,7 @@ fn internal(err: DevchainError) -> ErrorObjectOwned {
 impl StoredEventsServer for Rpc {
     async fn events(&self, cursor: Cursor, limit: u32) -> RpcResult<StoredEventPage> {
         let limit = limit.min(MAX_EVENTS_PER_PAGE) as usize;
-        self.shared
-            .stored_event_page(cursor, limit)
-            .map_err(internal)
+        self.shared.event_page(cursor, limit).map_err(internal)
     }
 }
 
@@ -167,8 +165,10 @@ impl DevchainApiServer for Rpc {
                 .event_page(next, MAX_EVENTS_PER_PAGE as usize)
                 .map_err(|e| e.to_string())?;
             let full = page.events.len() == MAX_EVENTS_PER_PAGE as usize;
-            for event in &page.events {
-                sink.send(event_message(event)?).await?;
+            // Sent as stored, like getEvents: no decoding and re-encoding.
+            for event in page.events {
+                sink.send(jsonrpsee::SubscriptionMessage::from(event))
+                    .await?;
             }
             next = page.next;
             if !full {

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use causeway_core::{ChainEvent, ChainId, Cursor, EventPage, Hash32};
+use causeway_core::{ChainEvent, ChainId, Cursor, Hash32};
 use tokio::sync::broadcast;
 
 use crate::api::{Receipt, StoredEventPage};
@@ -93,20 +93,9 @@ impl Shared {
             .filter(|receipt| receipt.height <= published))
     }
 
-    /// Finalized events from `cursor`; see `specs/devchain.md` §8 for `next`.
-    pub fn event_page(&self, cursor: Cursor, limit: usize) -> Result<EventPage, DevchainError> {
-        let finalized_height = self.head().height;
-        let events = self.storage.events(cursor, finalized_height, limit)?;
-        let last = events.last().map(|e| e.position);
-        Ok(EventPage {
-            next: next_cursor(cursor, limit, finalized_height, last, events.len()),
-            events,
-            finalized_height,
-        })
-    }
-
-    /// [`Shared::event_page`] with the events as stored (`getEvents` answers with these).
-    pub fn stored_event_page(
+    /// Finalized events from `cursor`, as stored (see `specs/devchain.md` §8 for `next`):
+    /// what `getEvents` answers and a subscription's backlog sends.
+    pub fn event_page(
         &self,
         cursor: Cursor,
         limit: usize,
@@ -115,27 +104,16 @@ impl Shared {
         let stored = self
             .storage
             .stored_events(cursor, finalized_height, limit)?;
-        let last = stored.last().map(|(position, _)| *position);
+        let next = match stored.last() {
+            Some((last, _)) if stored.len() == limit => last.successor(),
+            _ if limit == 0 => cursor,
+            // Not full: every finalized block was scanned, so never rescan them.
+            _ => cursor.max(Cursor::new(finalized_height, 0).next_block()),
+        };
         Ok(StoredEventPage {
-            next: next_cursor(cursor, limit, finalized_height, last, stored.len()),
             events: stored.into_iter().map(|(_, json)| json).collect(),
+            next,
             finalized_height,
         })
-    }
-}
-
-/// Where a page of `found` events read from `cursor` (the last at `last`) ends.
-fn next_cursor(
-    cursor: Cursor,
-    limit: usize,
-    finalized_height: u64,
-    last: Option<Cursor>,
-    found: usize,
-) -> Cursor {
-    match last {
-        Some(last) if found == limit => last.successor(),
-        _ if limit == 0 => cursor,
-        // Not full: every finalized block was scanned, so never rescan them.
-        _ => cursor.max(Cursor::new(finalized_height, 0).next_block()),
     }
 }
