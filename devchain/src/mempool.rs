@@ -71,7 +71,9 @@ pub fn check_unsigned(
     tx: SignedTransaction,
     max_tx_bytes: usize,
 ) -> Result<(Unsigned, SignatureCheck), TxError> {
-    let size = serde_json::to_vec(&tx).map_or(usize::MAX, |json| json.len());
+    // The signed bytes serve the size, the hash and the signature check: built once.
+    let message = tx.tx.signing_bytes();
+    let size = tx.json_len(&message);
     if size > max_tx_bytes {
         return Err(TxError::OversizeTransaction {
             size,
@@ -84,8 +86,6 @@ pub fn check_unsigned(
             found: tx.tx.chain_id.clone(),
         });
     }
-    // The signed bytes serve both the hash and the signature check: built once.
-    let message = tx.tx.signing_bytes();
     let hash = causeway_core::sha256(&message);
     let check = SignatureCheck::of(&tx, message).map_err(bad_signature)?;
     Ok((Unsigned { tx, hash, size }, check))

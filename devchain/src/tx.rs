@@ -111,6 +111,15 @@ pub enum SignatureError {
 }
 
 impl SignedTransaction {
+    /// Bytes of this transaction's JSON, found from its `signing_bytes` (which hold the
+    /// JSON of `tx`) without serialising `tx` a second time.
+    pub fn json_len(&self, signing_bytes: &[u8]) -> usize {
+        const FRAME: usize = r#"{"tx":,"signature":}"#.len();
+        let signature = serde_json::to_vec(&self.signature).map_or(usize::MAX / 2, |j| j.len());
+        let tx = signing_bytes.len().saturating_sub(TX_DOMAIN.len());
+        FRAME + tx + signature
+    }
+
     pub fn hash(&self) -> Hash32 {
         self.tx.hash()
     }
@@ -150,6 +159,35 @@ pub fn public_key_of(address: &Address) -> Option<VerifyingKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Regression: admission serialised every transaction twice, once only for its size.
+    #[test]
+    fn json_len_from_the_signing_bytes_is_the_length_of_the_json() {
+        let mut txs = vec![transfer_signed_by(1, 0), transfer_signed_by(2, 77)];
+        for odd in ["\"quoted\" \\ back", "naïve ünïcode", "", "\u{7}"] {
+            let mut tx = transfer_signed_by(3, 1);
+            tx.signature = odd.into();
+            txs.push(tx);
+        }
+        for tx in txs {
+            let expected = serde_json::to_vec(&tx).unwrap().len();
+            assert_eq!(tx.json_len(&tx.tx.signing_bytes()), expected, "{tx:?}");
+        }
+    }
+
+    fn transfer_signed_by(seed: u8, nonce: u64) -> SignedTransaction {
+        Transaction {
+            chain_id: ChainId::new("dev-len").unwrap(),
+            from: address_of(&key(seed).verifying_key()),
+            nonce,
+            payload: Payload::Transfer {
+                to: address_of(&key(seed + 1).verifying_key()),
+                asset: AssetId::new("USD").unwrap(),
+                amount: Amount(5),
+            },
+        }
+        .sign(&key(seed))
+    }
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
