@@ -156,3 +156,95 @@ pub async fn read_final_events(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_core::{Amount, AssetId, ChainId};
+    use causeway_devchain::api::DevchainApiClient;
+    use causeway_devchain::config::NodeConfig;
+    use causeway_devchain::genesis::{CONFIG_FILE, RPC_ADDR_FILE};
+    use causeway_devchain::tx::address_of;
+    use causeway_devchain::{init_home, GenesisAccount, InitOptions, Node, NodeOverrides};
+    use ed25519_dalek::SigningKey;
+
+    /// A real node serving one request at a time (`max_connections = 1`).
+    async fn node_of_one_connection(home: &std::path::Path, funded: &SigningKey) -> String {
+        init_home(
+            home,
+            InitOptions {
+                chain_id: ChainId::new("busy").unwrap(),
+                rpc_addr: "127.0.0.1:0".parse().unwrap(),
+                block_interval_ms: 50,
+                accounts: vec![GenesisAccount {
+                    address: address_of(&funded.verifying_key()),
+                    balances: [(AssetId::new("USD").unwrap(), Amount(100))].into(),
+                }],
+                force: false,
+                bridge: None,
+            },
+        )
+        .unwrap();
+        let path = home.join(CONFIG_FILE);
+        let mut config: NodeConfig =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config.limits.max_connections = 1;
+        std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+        let node = Node::open(home, NodeOverrides::default()).unwrap();
+        tokio::spawn(node.run(std::future::pending()));
+        for _ in 0..200 {
+            if let Ok(addr) = std::fs::read_to_string(home.join(RPC_ADDR_FILE)) {
+                return format!("http://{addr}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the node never wrote its address");
+    }
+
+    // Regression: at 1,000 senders the node refused broadcasts for load (HTTP 429) and the
+    // load tool stopped; a refused broadcast is retried.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broadcast_refused_for_load_is_retried_until_the_node_takes_it() {
+        let home = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let url = node_of_one_connection(home.path(), &key).await;
+        let sender = DevchainAdapter::new(ChainId::new("busy").unwrap(), &url, Some(key)).unwrap();
+        let tx = sender
+            .prepare(&causeway_adapters::Action::Transfer {
+                to: address_of(&SigningKey::from_bytes(&[8; 32]).verifying_key()),
+                asset: AssetId::new("USD").unwrap(),
+                amount: Amount(1),
+            })
+            .await
+            .unwrap();
+        // A long poll holds the node's only request permit for 400 ms.
+        let holder = jsonrpsee::http_client::HttpClientBuilder::default()
+            .build(&url)
+            .unwrap();
+        let hold = |ms| {
+            let holder = holder.clone();
+            tokio::spawn(async move { holder.wait_for_height(u64::MAX / 2, ms).await })
+        };
+        let first = hold(400);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = sender.broadcast(&tx).await.unwrap_err();
+        assert!(refused.is_transient(), "{refused}");
+        assert!(refused.to_string().contains("429"), "{refused}");
+        broadcast_retrying(&sender, &tx).await.unwrap();
+        first.await.unwrap().unwrap();
+        let state = sender
+            .wait_final(&tx, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                state,
+                TxState::Final {
+                    outcome: TxOutcome::Success,
+                    ..
+                }
+            ),
+            "{state:?}"
+        );
+    }
+}
