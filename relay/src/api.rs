@@ -2,13 +2,13 @@
 //! Methods are `relay_<name>`.
 
 use causeway_core::{ChainEvent, ChainId, Cursor, Hash32};
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use serde::{Deserialize, Serialize};
 
 pub use crate::daemon::status::ChainStatus;
 pub use crate::notary::status::{NotaryStatus, TransferView};
-pub use crate::swaps::OfferRequest;
+pub use crate::swaps::{OfferRequest, SwapChange};
 
 /// Largest page `relay_events` and `relay_swapList` return.
 pub const MAX_EVENTS_PER_CALL: u32 = 1_000;
@@ -39,6 +39,13 @@ pub trait RelayApi {
 
     #[method(name = "swapStatus")]
     async fn swap_status(&self, swap_id: String) -> RpcResult<SwapView>;
+
+    /// Over WebSocket: every change a step makes to any of this relay's swaps from now on,
+    /// as it becomes durable, so a client learns when a swap moves (or finishes) without
+    /// polling its status. A subscriber that falls [`crate::swaps::MAX_QUEUED_SWAP_CHANGES`]
+    /// behind is dropped with an error; it resubscribes and reads what it follows once.
+    #[subscription(name = "subscribeSwaps" => "swapChange", unsubscribe = "unsubscribeSwaps", item = SwapChange)]
+    async fn subscribe_swaps(&self) -> SubscriptionResult;
 
     /// Swaps, newest first.
     #[method(name = "swapList")]

@@ -8,6 +8,7 @@ mod finality;
 mod mix;
 mod plot;
 mod report;
+mod swap_feed;
 mod swaps;
 mod transfers;
 

@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use causeway_core::{ChainEvent, ChainId, Cursor, Hash32};
-use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::PendingSubscriptionSink;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::status::StatusBoard;
 use crate::api::{
@@ -103,6 +105,34 @@ impl RelayApiServer for ApiServer {
                 format!("this relay has no swap {swap_id:?} (list them with `causeway swap list`)"),
                 None::<()>,
             )),
+        }
+    }
+
+    async fn subscribe_swaps(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        // Subscribed before accepting, so a client that reads a swap's status right after
+        // its subscription is confirmed misses none of the changes after that read.
+        let mut changes = self.swaps.subscribe_changes();
+        let sink = pending.accept().await?;
+        loop {
+            let change = tokio::select! {
+                () = sink.closed() => return Ok(()),
+                change = changes.recv() => change,
+            };
+            match change {
+                Ok(change) => {
+                    let message = serde_json::value::to_raw_value(&change)?;
+                    sink.send(jsonrpsee::SubscriptionMessage::from(message))
+                        .await?
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    return Err(format!(
+                        "this subscriber fell {missed} swap changes behind and was dropped so that it never silently misses one; \
+                         subscribe again, then read the swaps you follow with relay_swapStatus"
+                    )
+                    .into())
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use causeway_htlc::{
 use ed25519_dalek::SigningKey;
 use tokio::sync::Mutex;
 
-pub use record::{SwapRecord, TimelineEntry, MAX_TIMELINE};
+pub use record::{SwapChange, SwapRecord, TimelineEntry, MAX_TIMELINE};
 
 use crate::daemon::follower::{EventConsumer, IngestGates};
 use crate::executor::{now_ms, ActionDone, ActionStatus, Executor};
@@ -28,6 +28,9 @@ use crate::store::Store;
 const ACTION_PREFIX: &str = "swap:";
 /// Most swaps one relay runs at once.
 pub const MAX_ACTIVE_SWAPS: usize = 100_000;
+/// Changes queued for each `relay_subscribeSwaps` subscriber; one that falls further
+/// behind is dropped with an error rather than silently missing changes.
+pub const MAX_QUEUED_SWAP_CHANGES: usize = 8_192;
 
 /// What `swap offer` asks for: give `give` on `give_chain`, get `get` on `get_chain`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -58,6 +61,8 @@ pub struct SwapEngine {
     active: Mutex<Active>,
     /// The last finalized head (height, time) each follower reported.
     heads: std::sync::Mutex<BTreeMap<ChainId, (u64, u64)>>,
+    /// Every change a step made, for subscribers (sent only while there are some).
+    changes: tokio::sync::broadcast::Sender<SwapChange>,
 }
 
 /// Unfinished swaps by id, and their ids by hashlock so an event finds its swaps at once.
@@ -125,6 +130,7 @@ impl SwapEngine {
             identity,
             active: Mutex::new(active),
             heads: Default::default(),
+            changes: tokio::sync::broadcast::channel(MAX_QUEUED_SWAP_CHANGES).0,
         });
         // Re-issue whatever was outstanding: the executor ignores ids it already has and
         // re-sends their recorded transactions (specs/htlc.md §8).
@@ -369,6 +375,7 @@ impl SwapEngine {
     /// then submits what they asked for.
     async fn step(&self, active: &mut Active, inputs: Vec<(SwapId, Input)>) -> Result<()> {
         let mut changed = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut submits = Vec::new();
         for (id, input) in inputs {
             let Some(record) = active.swaps.get_mut(&id) else {
@@ -392,7 +399,7 @@ impl SwapEngine {
                 record.claim_trigger_ms = observed_ms;
             }
             submits.extend(record.note_all(outputs, now_ms()));
-            if !changed.contains(&id) {
+            if seen.insert(id.clone()) {
                 changed.push(id);
             }
         }
@@ -404,6 +411,7 @@ impl SwapEngine {
             .filter_map(|id| active.swaps.get(id))
             .collect();
         self.persist(&records).await?;
+        self.announce(&records);
         self.submit_all(submits).await?;
         for id in &changed {
             if active.swaps.get(id).is_some_and(|r| r.swap.is_finished()) {
@@ -494,8 +502,25 @@ impl SwapEngine {
         if record.claim_reaction_ms.is_none() {
             record.claim_reaction_ms = reaction(&record);
             self.write(&[&record])?;
+            self.announce(&[&record]);
         }
         Ok(())
+    }
+
+    /// Every change from now on, as steps make them (`relay_subscribeSwaps`).
+    pub fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<SwapChange> {
+        self.changes.subscribe()
+    }
+
+    /// Tells subscribers, if any, that these swaps changed.
+    fn announce(&self, records: &[&SwapRecord]) {
+        if self.changes.receiver_count() == 0 {
+            return;
+        }
+        for record in records {
+            // Fails only when the last subscriber just left: nobody is missing anything.
+            let _ = self.changes.send(SwapChange::of(record));
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<SwapRecord>> {

@@ -1,4 +1,4 @@
-use causeway_htlc::{Output, Swap, SwapAction};
+use causeway_htlc::{Output, Phase, Swap, SwapAction, SwapOutcome};
 use serde::{Deserialize, Serialize};
 
 /// Timeline entries kept per swap; older ones are dropped first.
@@ -21,6 +21,31 @@ pub struct SwapRecord {
     /// (specs/htlc.md §8.1, reaction time). Both clocks are this machine's on a local devchain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_reaction_ms: Option<u64>,
+}
+
+/// What `relay_subscribeSwaps` pushes each time a step changed a swap: enough to know when
+/// to read the whole view (`relay_swapStatus`), without sending it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapChange {
+    pub swap_id: String,
+    pub phase: Phase,
+    pub outcome: Option<SwapOutcome>,
+    /// Entries the swap's timeline has noted so far (older ones may have been dropped).
+    pub timeline_len: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_reaction_ms: Option<u64>,
+}
+
+impl SwapChange {
+    pub fn of(record: &SwapRecord) -> SwapChange {
+        SwapChange {
+            swap_id: record.swap.swap_id().to_string(),
+            phase: record.swap.phase(),
+            outcome: record.swap.outcome(),
+            timeline_len: record.timeline.len(),
+            claim_reaction_ms: record.claim_reaction_ms,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

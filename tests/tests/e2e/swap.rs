@@ -6,6 +6,9 @@ use causeway_adapters::devchain::DevchainAdapter;
 use causeway_adapters::{Action, ChainAdapter, TxOutcome, TxState};
 use causeway_core::{Address, Amount, AssetId, ChainId, Hash32};
 use causeway_e2e::{eventually, DevchainProcess, Net, RelayProcess};
+use causeway_relay::api::{RelayApiClient, SwapChange};
+use jsonrpsee::core::client::Subscription;
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -97,11 +100,42 @@ impl World {
     }
 }
 
+/// The relay's pushed swap changes (`relay_subscribeSwaps`), and the client that holds them.
+async fn subscribe_swaps(relay: &RelayProcess) -> (WsClient, Subscription<SwapChange>) {
+    let client = WsClientBuilder::default()
+        .build(relay.api_url.replacen("http://", "ws://", 1))
+        .await
+        .unwrap();
+    let changes = client.subscribe_swaps().await.unwrap();
+    (client, changes)
+}
+
+/// Every change pushed for `swap_id` until the one that finishes it.
+async fn changes_until_finished(
+    changes: &mut Subscription<SwapChange>,
+    swap_id: &str,
+) -> Vec<SwapChange> {
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|c: &SwapChange| c.outcome.is_none()) {
+        let change = tokio::time::timeout(WAIT, changes.next())
+            .await
+            .expect("a change within the wait")
+            .expect("the subscription stays open")
+            .unwrap();
+        if change.swap_id == swap_id {
+            seen.push(change);
+        }
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completed_swap_moves_both_assets_and_balances_are_right() {
     let w = world().await;
     let alice_relay = w.relay("alice").await;
     let bob_relay = w.relay("bob").await;
+    let (_alice_ws, mut alice_changes) = subscribe_swaps(&alice_relay).await;
+    let (_bob_ws, mut bob_changes) = subscribe_swaps(&bob_relay).await;
     let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
     assert!(offer["offer"].as_str().unwrap().starts_with("cwoffer1"));
@@ -119,6 +153,23 @@ async fn completed_swap_moves_both_assets_and_balances_are_right() {
         .json();
     assert_eq!(accepted["swap_id"], swap_id);
 
+    // Each relay pushes the swap's every step, in order, the last one finishing it
+    // (specs/htlc.md §8.1, change notifications).
+    for changes in [&mut alice_changes, &mut bob_changes] {
+        let seen = changes_until_finished(changes, &swap_id).await;
+        assert!(seen.len() >= 3, "a lock, a claim and the end: {seen:#?}");
+        assert!(
+            seen.windows(2)
+                .all(|w| w[0].timeline_len <= w[1].timeline_len),
+            "{seen:#?}"
+        );
+        let last = seen.last().unwrap();
+        assert_eq!(last.outcome, Some(causeway_htlc::SwapOutcome::Swapped));
+        assert_eq!(
+            last.phase,
+            causeway_htlc::Phase::Finished(causeway_htlc::SwapOutcome::Swapped)
+        );
+    }
     let alice_view = w.outcome(&alice_relay, &swap_id).await;
     let bob_view = w.outcome(&bob_relay, &swap_id).await;
     assert_eq!(alice_view["status"]["outcome"], "swapped", "{alice_view:#}");

@@ -67,8 +67,8 @@ pub async fn run(args: MixBenchArgs, out: Output) -> Result<()> {
     let alice_relay = start_relay(&bin, &dir, &keys, "alice", &chains).await?;
     let bob_relay = start_relay(&bin, &dir, &keys, "bob", &chains).await?;
     let parties = swaps::Parties {
-        alice: alice_relay.client(),
-        bob: bob_relay.client(),
+        alice: swaps::Party::of(&alice_relay).await?,
+        bob: swaps::Party::of(&bob_relay).await?,
         bob_address: bob.address(),
         give: bridge.source.clone(),
         get: bridge.dest.clone(),

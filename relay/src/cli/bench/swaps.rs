@@ -12,11 +12,12 @@ use jsonrpsee::http_client::HttpClient;
 use tokio::sync::Semaphore;
 
 use super::report::Sample;
+use super::swap_feed::{Finished, SwapFeed};
 use super::{cpu_between, ms, status_poll, usage_of, work_dir, Pacer, Run};
 use crate::api::{OfferRequest, RelayApiClient};
 use crate::cli::Output;
 use crate::keystore::Keystore;
-use crate::launch::{init_and_start, start_relay};
+use crate::launch::{init_and_start, start_relay, RelayProcess};
 
 /// A swap's stages, each timed from its offer request.
 pub const STAGES: [&str; 3] = ["offer accepted", "initiator finished", "both finished"];
@@ -50,11 +51,51 @@ pub struct SwapBenchArgs {
 /// The two parties' relays and what they swap: alice gives USD on `give`, bob GOLD on `get`.
 #[derive(Clone)]
 pub struct Parties {
-    pub alice: HttpClient,
-    pub bob: HttpClient,
+    pub alice: Party,
+    pub bob: Party,
     pub bob_address: Address,
     pub give: ChainId,
     pub get: ChainId,
+}
+
+/// One party's relay: its API, and the swap changes it pushes.
+#[derive(Clone)]
+pub struct Party {
+    pub api: HttpClient,
+    pub feed: Arc<SwapFeed>,
+}
+
+impl Party {
+    pub async fn of(relay: &RelayProcess) -> Result<Party> {
+        Ok(Party {
+            api: relay.client(),
+            feed: Arc::new(SwapFeed::connect(&relay.api_url).await?),
+        })
+    }
+
+    /// How the swap ended for this party: pushed by its relay, or, if the feed ended,
+    /// polled every `poll` until `deadline`.
+    async fn finished(&self, swap_id: &str, deadline: Instant, poll: Duration) -> Result<Finished> {
+        let pushed = tokio::time::timeout_at(deadline.into(), self.feed.finished(swap_id)).await;
+        match pushed {
+            Ok(Some(done)) => return Ok(done),
+            Err(_) => bail!("swap {swap_id} did not finish within {SWAP_TIMEOUT:?}"),
+            Ok(None) => {}
+        }
+        loop {
+            let view = self.api.swap_status(swap_id.to_string()).await?;
+            if let Some(outcome) = view.status.outcome {
+                return Ok(Finished {
+                    outcome,
+                    claim_reaction_ms: view.claim_reaction_ms,
+                });
+            }
+            if Instant::now() > deadline {
+                bail!("swap {swap_id} did not finish within {SWAP_TIMEOUT:?}");
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
 }
 
 /// What the swaps of a run measured.
@@ -80,16 +121,15 @@ pub async fn run(args: SwapBenchArgs, out: Output) -> Result<()> {
     let bob_relay = start_relay(&bin, &dir, &keys, "bob", &chains).await?;
     if !out.json {
         println!(
-            "driving {} swaps, {} at a time{}, between {a} and {b} (2 devchain nodes, 2 relays); each swap's status is polled every {} ms",
+            "driving {} swaps, {} at a time{}, between {a} and {b} (2 devchain nodes, 2 relays); the relays push each swap's changes",
             args.swaps,
             args.concurrency,
             rate_text(args.rate),
-            status_poll(args.concurrency).as_millis()
         );
     }
     let parties = Parties {
-        alice: alice_relay.client(),
-        bob: bob_relay.client(),
+        alice: Party::of(&alice_relay).await?,
+        bob: Party::of(&bob_relay).await?,
         bob_address: bob.address(),
         give: a.clone(),
         get: b.clone(),
@@ -202,45 +242,32 @@ async fn one_swap(
     };
     let (alice, bob) = (&parties.alice, &parties.bob);
     let t0 = Instant::now();
+    let deadline = t0 + SWAP_TIMEOUT;
     let start_s = started.elapsed().as_secs_f64();
-    let view = alice.swap_offer(request).await?;
-    bob.swap_accept(view.offer.clone()).await?;
+    let view = alice.api.swap_offer(request).await?;
+    bob.api.swap_accept(view.offer.clone()).await?;
     let accepted = t0.elapsed();
-    let mut initiator_done = None;
-    loop {
-        if initiator_done.is_none() {
-            let a = alice.swap_status(view.swap_id.clone()).await?;
-            if let Some(o) = a.status.outcome {
-                if o != causeway_htlc::SwapOutcome::Swapped {
-                    bail!("swap {} ended {o} for the initiator", view.swap_id);
-                }
-                initiator_done = Some(t0.elapsed());
-            }
-        }
-        if let Some(initiator_done) = initiator_done {
-            let b = bob.swap_status(view.swap_id.clone()).await?;
-            if b.status.outcome.is_some() {
-                let sample = Sample {
-                    start_s,
-                    stages_ms: vec![ms(accepted), ms(initiator_done), ms(t0.elapsed())],
-                };
-                return Ok((sample, view.swap_id, b.claim_reaction_ms));
-            }
-        }
-        if t0.elapsed() > SWAP_TIMEOUT {
-            bail!(
-                "swap {} did not finish within {SWAP_TIMEOUT:?}",
-                view.swap_id
-            );
-        }
-        tokio::time::sleep(poll).await;
+    let a = alice.finished(&view.swap_id, deadline, poll).await?;
+    if a.outcome != causeway_htlc::SwapOutcome::Swapped {
+        bail!(
+            "swap {} ended {} for the initiator",
+            view.swap_id,
+            a.outcome
+        );
     }
+    let initiator_done = t0.elapsed();
+    let b = bob.finished(&view.swap_id, deadline, poll).await?;
+    let sample = Sample {
+        start_s,
+        stages_ms: vec![ms(accepted), ms(initiator_done), ms(t0.elapsed())],
+    };
+    Ok((sample, view.swap_id, b.claim_reaction_ms))
 }
 
 /// The claim's event can finish the swap before the executor reports the claim's
 /// broadcast, which is when the relay writes its reaction figure: wait a little for it.
 async fn reaction_of(
-    bob: &HttpClient,
+    bob: &Party,
     swap_id: String,
     mut reaction: Option<u64>,
     poll: Duration,
@@ -248,7 +275,15 @@ async fn reaction_of(
     let asked = Instant::now();
     while reaction.is_none() && asked.elapsed() < REACTION_WAIT {
         tokio::time::sleep(poll).await;
-        reaction = bob.swap_status(swap_id.clone()).await?.claim_reaction_ms;
+        reaction = match bob.feed.reaction(&swap_id) {
+            Some(pushed) => Some(pushed),
+            None => {
+                bob.api
+                    .swap_status(swap_id.clone())
+                    .await?
+                    .claim_reaction_ms
+            }
+        };
     }
     Ok(reaction.map(|r| r as f64))
 }
