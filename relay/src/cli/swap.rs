@@ -8,11 +8,15 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
 use super::devchain::resolve_account;
 use super::Output;
-use crate::api::{OfferRequest, RelayApiClient, SwapView};
+use crate::api::{OfferRequest, RelayApiClient, SwapChange, SwapView};
 use crate::keystore::Keystore;
 
 /// How long `swap status --follow` follows before giving up.
 const FOLLOW_LIMIT: Duration = Duration::from_secs(3600);
+/// How often a follow polls a relay it cannot subscribe to (`relay_subscribeSwaps`).
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+/// Longest a subscribed follow waits for a pushed change before reading the status anyway.
+const FOLLOW_RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Args, Clone)]
 pub struct RelayArg {
@@ -226,6 +230,9 @@ pub async fn run(cmd: SwapCommand, keystore: &Keystore, out: Output) -> Result<(
 async fn follow(api: &HttpClient, url: &str, swap_id: &str, out: Output) -> Result<()> {
     let started = std::time::Instant::now();
     let mut shown = 0usize;
+    // Subscribed before the first read, so no change after that read is missed; a relay
+    // that cannot be subscribed to is polled instead.
+    let mut changes = subscribe(url).await.ok();
     loop {
         let view = api
             .swap_status(swap_id.to_string())
@@ -244,7 +251,43 @@ async fn follow(api: &HttpClient, url: &str, swap_id: &str, out: Output) -> Resu
         if started.elapsed() > FOLLOW_LIMIT {
             bail!("swap {swap_id} still running after {FOLLOW_LIMIT:?}; check later with `causeway swap status {swap_id}`");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        next_change(&mut changes, swap_id).await;
+    }
+}
+
+type Changes = (
+    jsonrpsee::ws_client::WsClient,
+    jsonrpsee::core::client::Subscription<SwapChange>,
+);
+
+/// The relay's pushed swap changes, over WebSocket on its API address.
+async fn subscribe(url: &str) -> Result<Changes> {
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let client = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(&ws_url)
+        .await?;
+    let changes = client.subscribe_swaps().await?;
+    Ok((client, changes))
+}
+
+/// Returns once the relay pushes a change of `swap_id`, or after [`FOLLOW_RECHECK`]; without
+/// a subscription (or once it ends), after [`FOLLOW_POLL`].
+async fn next_change(changes: &mut Option<Changes>, swap_id: &str) {
+    let Some((_, subscription)) = changes else {
+        tokio::time::sleep(FOLLOW_POLL).await;
+        return;
+    };
+    let ours = async {
+        loop {
+            match subscription.next().await {
+                Some(Ok(change)) if change.swap_id == swap_id => return true,
+                Some(Ok(_)) => {}
+                _ => return false,
+            }
+        }
+    };
+    if let Ok(false) = tokio::time::timeout(FOLLOW_RECHECK, ours).await {
+        *changes = None;
     }
 }
 

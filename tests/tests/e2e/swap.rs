@@ -215,6 +215,33 @@ async fn completed_swap_moves_both_assets_and_balances_are_right() {
     let _ = (&w.alice, &w.bob);
 }
 
+/// `swap accept --follow` prints each step the relay pushes (specs/htlc.md §8.1, change
+/// notifications) until the swap finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_with_follow_prints_each_step_until_the_swap_finishes() {
+    let w = world().await;
+    let alice_relay = w.relay("alice").await;
+    let bob_relay = w.relay("bob").await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
+    let followed = w
+        .net
+        .cli_ok(&[
+            "swap",
+            "accept",
+            offer["offer"].as_str().unwrap(),
+            "--relay",
+            &bob_relay.api_url,
+            "--follow",
+        ])
+        .stdout;
+    assert!(
+        followed.contains("submitting") && followed.contains("outcome: swapped"),
+        "{followed}"
+    );
+    assert_eq!(w.balance(&w.a.rpc_url, "bob", "USD"), 110);
+    assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participant_who_never_locks_leaves_the_initiator_refunded_after_expiry() {
     let w = world().await;
