@@ -1,8 +1,9 @@
 //! sled writes per swap step, beside the physical limit. The relay persists every swap a
-//! step changed as JSON, one insert per swap keyed by swap id (`swaps::write_records`, called
-//! here), then waits for a group-committed flush (relay/src/durable.rs); the limit is raw
-//! sled inserts of values of the same length and one synchronous flush. Once for one swap,
-//! once for 64 swaps changed by one step.
+//! step changed, one insert per swap keyed by swap id: its progress and timeline as JSON,
+//! never its offer, which was written once (`swaps::SwapStore::write`, called here), then
+//! waits for a group-committed flush (relay/src/durable.rs); the limit is raw sled inserts of
+//! values of the same length and one synchronous flush. Once for one swap, once for 64
+//! swaps changed by one step.
 //!
 //! The databases live in the system temp dir: set TMPDIR to measure another disk.
 
@@ -17,7 +18,7 @@ use causeway_htlc::{
 };
 use causeway_relay::durable::Durable;
 use causeway_relay::store::{Store, CACHE_BYTES};
-use causeway_relay::swaps::{write_records, SwapRecord};
+use causeway_relay::swaps::{progress_value, SwapRecord, SwapStore};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
 use tokio::runtime::Runtime;
@@ -105,7 +106,7 @@ const RUNS_PER_ROUND: u32 = 40;
 
 /// The relay's side: the records of the swaps one step changes, persisted as it does.
 struct RelaySide<'a> {
-    tree: sled::Tree,
+    swaps: SwapStore,
     durable: &'a Durable,
     runtime: &'a Runtime,
     records: Vec<SwapRecord>,
@@ -122,8 +123,8 @@ impl RelaySide<'_> {
         }
     }
 
-    /// SwapEngine::persist is private, so its body is repeated here: every changed record
-    /// written, then the database's group-committed flush.
+    /// As SwapEngine's step persists: every changed record written, then the database's
+    /// group-committed flush.
     fn step(&mut self) {
         self.write();
         self.runtime.block_on(self.durable.flush()).unwrap();
@@ -138,23 +139,26 @@ impl RelaySide<'_> {
 
     fn write(&mut self) {
         self.change_records();
-        let records: Vec<&SwapRecord> = self.records.iter().collect();
-        write_records(&self.tree, &records).unwrap();
+        for record in &self.records {
+            self.swaps.write(record).unwrap();
+        }
     }
 
     fn assert_last_step_stored(&self) {
         for record in &self.records {
-            let stored = self.tree.get(record.swap.swap_id().as_str()).unwrap();
+            let stored = self.swaps.get(record.swap.swap_id().as_str()).unwrap();
+            let stored = stored.expect("the swap is stored");
+            assert_eq!(stored.swap, record.swap);
             assert_eq!(
-                stored.as_deref(),
-                Some(serde_json::to_vec(record).unwrap().as_slice())
+                serde_json::to_value(&stored.timeline).unwrap(),
+                serde_json::to_value(&record.timeline).unwrap()
             );
         }
     }
 
     fn serialize_only(&self) {
         for record in &self.records {
-            black_box(serde_json::to_vec(record).unwrap());
+            black_box(progress_value(record).unwrap());
         }
     }
 }
@@ -176,7 +180,7 @@ impl RawSide {
             entries: records
                 .iter()
                 .map(|r| {
-                    let len = serde_json::to_vec(r).unwrap().len();
+                    let len = progress_value(r).unwrap().len();
                     (
                         r.swap.swap_id().as_str().as_bytes().to_vec(),
                         vec![0xab; len],
@@ -239,8 +243,12 @@ fn swap_steps(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_millis(500));
     for swaps in STEP_SIZES {
+        let swaps_store = SwapStore::open(store.db()).unwrap();
+        for record in &all[..swaps] {
+            swaps_store.insert_new(record).unwrap();
+        }
         let mut relay = RelaySide {
-            tree: store.db().open_tree("swaps").unwrap(),
+            swaps: swaps_store,
             durable: store.durable(),
             runtime: &runtime,
             records: all[..swaps].to_vec(),

@@ -111,4 +111,12 @@ pub enum SetupError {
     Plan(#[from] PlanError),
     #[error("the secret does not hash to the offer's hashlock {hashlock}; use the secret the offer was made from")]
     SecretMismatch { hashlock: String },
+    #[error("stored progress of swap {swap_id} is for chains {found_a} and {found_b}, but its offer is for {offer_a} and {offer_b}; the store mixed two swaps up — restore the data_dir from a backup")]
+    ProgressMismatch {
+        swap_id: String,
+        found_a: ChainId,
+        found_b: ChainId,
+        offer_a: ChainId,
+        offer_b: ChainId,
+    },
 }

@@ -53,5 +53,5 @@ pub use plan::{
 pub use secret::Secret;
 pub use signed::{SignedOffer, MAX_OFFER_STRING_LEN, OFFER_PREFIX};
 pub use status::{Deadline, LegStatus, Phase, SwapStatus};
-pub use swap::{ChainView, LockState, Role, SeenLock, Swap};
+pub use swap::{ChainView, LockState, Role, SeenLock, Swap, SwapProgress};
 pub use verify::{mismatches, LockTerms, Mismatch};

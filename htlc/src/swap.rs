@@ -102,10 +102,21 @@ impl LockState {
 
 /// A swap in progress, for either role. Serialize it after every [`Swap::handle`] and
 /// before performing the returned actions; deserialize it to resume (specs/htlc.md §8).
+///
+/// Its offer never changes once made, so a store may keep the offer once and only the
+/// [`SwapProgress`] after each step, joining them again with [`Swap::resume`]; serialized
+/// whole, a swap is its offer beside its progress's fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Swap {
-    role: Role,
     offer: Offer,
+    #[serde(flatten)]
+    progress: SwapProgress,
+}
+
+/// Everything of a [`Swap`] but its offer: what its steps change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapProgress {
+    role: Role,
     requirements: Requirements,
     /// The initiator's from the start; the participant's once a claim reveals it.
     secret: Option<Secret>,
@@ -119,6 +130,12 @@ pub struct Swap {
     actions: ActionLog,
     aborted: Option<AbortReason>,
     outcome: Option<SwapOutcome>,
+}
+
+impl SwapProgress {
+    pub fn outcome(&self) -> Option<SwapOutcome> {
+        self.outcome
+    }
 }
 
 impl Swap {
@@ -188,24 +205,57 @@ impl Swap {
             time_ms: Some(time_ms),
         };
         Ok(Swap {
-            role,
             offer,
-            requirements: plan.requirements,
-            secret,
-            preimage_public: false,
-            started: false,
-            view_a: view(now.a_ms),
-            view_b: view(now.b_ms),
-            leg_a: LockState::NotSeen,
-            leg_b: LockState::NotSeen,
-            actions: ActionLog::default(),
-            aborted: None,
-            outcome: None,
+            progress: SwapProgress {
+                role,
+                requirements: plan.requirements,
+                secret,
+                preimage_public: false,
+                started: false,
+                view_a: view(now.a_ms),
+                view_b: view(now.b_ms),
+                leg_a: LockState::NotSeen,
+                leg_b: LockState::NotSeen,
+                actions: ActionLog::default(),
+                aborted: None,
+                outcome: None,
+            },
         })
     }
 
+    /// Joins a stored offer and progress back into the swap they were split from (see
+    /// [`Swap`]). Refuses parts that cannot belong together: progress planned for other
+    /// chains, or a secret that does not open the offer's hashlock.
+    pub fn resume(offer: Offer, progress: SwapProgress) -> Result<Swap, SetupError> {
+        let req = &progress.requirements;
+        if req.chain_a != offer.leg_a.chain_id || req.chain_b != offer.leg_b.chain_id {
+            return Err(SetupError::ProgressMismatch {
+                swap_id: offer.swap_id.to_string(),
+                found_a: req.chain_a.clone(),
+                found_b: req.chain_b.clone(),
+                offer_a: offer.leg_a.chain_id.clone(),
+                offer_b: offer.leg_b.chain_id.clone(),
+            });
+        }
+        if progress
+            .secret
+            .as_ref()
+            .is_some_and(|s| s.hashlock() != offer.hashlock)
+        {
+            return Err(SetupError::SecretMismatch {
+                hashlock: offer.hashlock.to_hex(),
+            });
+        }
+        Ok(Swap { offer, progress })
+    }
+
+    /// What the swap's steps change: everything but its offer.
+    pub fn progress(&self) -> &SwapProgress {
+        &self.progress
+    }
+
     pub fn role(&self) -> Role {
-        self.role
+        self.progress.role
     }
 
     pub fn offer(&self) -> &Offer {
@@ -217,58 +267,58 @@ impl Swap {
     }
 
     pub fn requirements(&self) -> &Requirements {
-        &self.requirements
+        &self.progress.requirements
     }
 
     pub fn secret(&self) -> Option<&Secret> {
-        self.secret.as_ref()
+        self.progress.secret.as_ref()
     }
 
     pub fn aborted(&self) -> Option<&AbortReason> {
-        self.aborted.as_ref()
+        self.progress.aborted.as_ref()
     }
 
     pub fn outcome(&self) -> Option<SwapOutcome> {
-        self.outcome
+        self.progress.outcome
     }
 
     pub fn is_finished(&self) -> bool {
-        self.outcome.is_some()
+        self.progress.outcome.is_some()
     }
 
     pub fn started(&self) -> bool {
-        self.started
+        self.progress.started
     }
 
     pub fn lock_state(&self, leg: LegId) -> &LockState {
         match leg {
-            LegId::A => &self.leg_a,
-            LegId::B => &self.leg_b,
+            LegId::A => &self.progress.leg_a,
+            LegId::B => &self.progress.leg_b,
         }
     }
 
     pub fn view(&self, leg: LegId) -> &ChainView {
         match leg {
-            LegId::A => &self.view_a,
-            LegId::B => &self.view_b,
+            LegId::A => &self.progress.view_a,
+            LegId::B => &self.progress.view_b,
         }
     }
 
     pub fn action_log(&self) -> &ActionLog {
-        &self.actions
+        &self.progress.actions
     }
 
     /// Actions emitted whose outcome has not been fed back: after a restart the relay
     /// re-broadcasts the transactions it prepared for these ids (or prepares them if it
     /// crashed before), then feeds each outcome as [`Input::ActionOutcome`].
     pub fn pending_actions(&self) -> Vec<SwapAction> {
-        self.actions.pending()
+        self.progress.actions.pending()
     }
 
     /// Applies one input and returns what to do and tell (specs/htlc.md §7).
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
-        if self.outcome.is_some() {
+        if self.progress.outcome.is_some() {
             return out;
         }
         let fresh = match &input {
@@ -277,8 +327,8 @@ impl Swap {
         };
         match input {
             Input::Start => {
-                if self.role == Role::Initiator && !self.started {
-                    self.started = true;
+                if self.progress.role == Role::Initiator && !self.progress.started {
+                    self.progress.started = true;
                     out.push(Output::Progress("swap started".into()));
                 }
             }
@@ -314,21 +364,21 @@ impl Swap {
 
     fn view_mut(&mut self, leg: LegId) -> &mut ChainView {
         match leg {
-            LegId::A => &mut self.view_a,
-            LegId::B => &mut self.view_b,
+            LegId::A => &mut self.progress.view_a,
+            LegId::B => &mut self.progress.view_b,
         }
     }
 
     fn lock_state_mut(&mut self, leg: LegId) -> &mut LockState {
         match leg {
-            LegId::A => &mut self.leg_a,
-            LegId::B => &mut self.leg_b,
+            LegId::A => &mut self.progress.leg_a,
+            LegId::B => &mut self.progress.leg_b,
         }
     }
 
     fn abort(&mut self, reason: AbortReason, out: &mut Vec<Output>) {
-        if self.aborted.is_none() {
-            self.aborted = Some(reason.clone());
+        if self.progress.aborted.is_none() {
+            self.progress.aborted = Some(reason.clone());
             out.push(Output::Aborted(reason));
         }
     }
@@ -416,13 +466,13 @@ impl Swap {
             expiry_ms: terms.expiry_ms,
             locked_at_ms: time_ms,
         };
-        let own = leg == self.role.own_leg();
+        let own = leg == self.progress.role.own_leg();
         // Our own lock is tracked even when wrong, so that it is refunded at its expiry.
         if own || found.is_empty() {
             *self.lock_state_mut(leg) = LockState::Locked(seen);
         }
         if own {
-            self.actions.confirm(Slot::Lock);
+            self.progress.actions.confirm(Slot::Lock);
         }
         if found.is_empty() {
             out.push(Output::Progress(format!(
@@ -464,9 +514,9 @@ impl Swap {
             )));
             return;
         }
-        self.preimage_public = true;
-        if self.secret.is_none() {
-            self.secret = Some(Secret::from_bytes(preimage.0));
+        self.progress.preimage_public = true;
+        if self.progress.secret.is_none() {
+            self.progress.secret = Some(Secret::from_bytes(preimage.0));
             out.push(Output::Progress(format!(
                 "learned the secret from a claim on {}",
                 self.offer.leg(leg).chain_id
@@ -494,26 +544,26 @@ impl Swap {
         let (closed, ours, verb) = match preimage {
             Some(preimage) => (
                 LockState::Claimed { lock, preimage },
-                (self.role.their_leg(), Slot::Claim),
+                (self.progress.role.their_leg(), Slot::Claim),
                 "claimed",
             ),
             None => (
                 LockState::Refunded { lock },
-                (self.role.own_leg(), Slot::Refund),
+                (self.progress.role.own_leg(), Slot::Refund),
                 "refunded",
             ),
         };
         *self.lock_state_mut(leg) = closed;
         if leg == ours.0 {
-            self.actions.confirm(ours.1);
+            self.progress.actions.confirm(ours.1);
         }
         out.push(Output::Progress(format!("{leg} {verb} (lock {lock_id})")));
     }
 
     fn record_outcome(&mut self, action_id: &str, result: ActionResult, out: &mut Vec<Output>) {
         let recorded = match &result {
-            ActionResult::Ok => self.actions.record(action_id, Ok(())),
-            ActionResult::Failed(reason) => self.actions.record(action_id, Err(reason)),
+            ActionResult::Ok => self.progress.actions.record(action_id, Ok(())),
+            ActionResult::Failed(reason) => self.progress.actions.record(action_id, Err(reason)),
         };
         match recorded {
             Recorded::Unknown => out.push(Output::Warning(format!(
@@ -529,7 +579,7 @@ impl Swap {
                 reason,
                 exhausted,
             } => {
-                let own = self.role.own_leg();
+                let own = self.progress.role.own_leg();
                 if slot == Slot::Lock && self.lock_state(own) == &LockState::NotSeen {
                     let chain = self.offer.leg(own).chain_id.clone();
                     self.abort(AbortReason::LockFailed { chain, reason }, out);
@@ -552,12 +602,12 @@ impl Swap {
     /// taken only on a tick of the chain that judges it, because between ticks (e.g. while
     /// a relay catches up on a backlog of events) the known chain time can be far behind.
     fn advance(&mut self, fresh: Option<LegId>, out: &mut Vec<Output>) {
-        if self.outcome.is_some() {
+        if self.progress.outcome.is_some() {
             return;
         }
         self.rule_lock(fresh == Some(LegId::B), out);
         self.rule_counterparty_absent(out);
-        self.rule_claim(fresh == Some(self.role.their_leg()), out);
+        self.rule_claim(fresh == Some(self.progress.role.their_leg()), out);
         self.rule_refund(out);
         self.rule_finish(out);
     }
@@ -565,6 +615,7 @@ impl Swap {
     fn submit(&mut self, slot: Slot, leg: LegId, kind: ActionKind, out: &mut Vec<Output>) {
         let chain = self.offer.leg(leg).chain_id.clone();
         let action = self
+            .progress
             .actions
             .begin(&self.offer.swap_id, slot, leg, &chain, kind);
         out.push(Output::Submit(action));
@@ -573,15 +624,15 @@ impl Swap {
     /// R1: lock our leg once ready, on a chain-B tick, if enough chain-B time remains
     /// before accept_by.
     fn rule_lock(&mut self, b_fresh: bool, out: &mut Vec<Output>) {
-        let (own, their) = (self.role.own_leg(), self.role.their_leg());
-        if self.aborted.is_some()
+        let (own, their) = (self.progress.role.own_leg(), self.progress.role.their_leg());
+        if self.progress.aborted.is_some()
             || self.lock_state(own) != &LockState::NotSeen
-            || self.actions.attempted(Slot::Lock)
+            || self.progress.actions.attempted(Slot::Lock)
         {
             return;
         }
-        let (ready, stage) = match self.role {
-            Role::Initiator => (self.started, Stage::Offer),
+        let (ready, stage) = match self.progress.role {
+            Role::Initiator => (self.progress.started, Stage::Offer),
             Role::Participant => match self.lock_state(their) {
                 LockState::NotSeen => (false, Stage::Accept),
                 LockState::Locked(_) => (true, Stage::Accept),
@@ -603,10 +654,10 @@ impl Swap {
                 }
             },
         };
-        let Some(now_b) = self.view_b.time_ms.filter(|_| ready && b_fresh) else {
+        let Some(now_b) = self.progress.view_b.time_ms.filter(|_| ready && b_fresh) else {
             return;
         };
-        let required_ms = self.requirements.accept_room_ms(stage);
+        let required_ms = self.progress.requirements.accept_room_ms(stage);
         if now_b.saturating_add(required_ms) > self.offer.accept_by_ms {
             let reason = AbortReason::TooLateToLock {
                 chain: self.offer.leg_b.chain_id.clone(),
@@ -630,12 +681,16 @@ impl Swap {
 
     /// R2: no acceptable counterparty lock by accept_by (chain B time) → abort.
     fn rule_counterparty_absent(&mut self, out: &mut Vec<Output>) {
-        let their = self.role.their_leg();
-        let committed = self.role == Role::Participant || self.actions.attempted(Slot::Lock);
-        if self.aborted.is_some() || !committed || self.lock_state(their) != &LockState::NotSeen {
+        let their = self.progress.role.their_leg();
+        let committed =
+            self.progress.role == Role::Participant || self.progress.actions.attempted(Slot::Lock);
+        if self.progress.aborted.is_some()
+            || !committed
+            || self.lock_state(their) != &LockState::NotSeen
+        {
             return;
         }
-        let Some(now_b) = self.view_b.time_ms else {
+        let Some(now_b) = self.progress.view_b.time_ms else {
             return;
         };
         if now_b >= self.offer.accept_by_ms {
@@ -653,7 +708,7 @@ impl Swap {
     /// secret is still private, only on a tick of that lock's chain inside the claim
     /// window (§7.4); once public, at any input until the lock's expiry.
     fn rule_claim(&mut self, their_fresh: bool, out: &mut Vec<Output>) {
-        let (own, their) = (self.role.own_leg(), self.role.their_leg());
+        let (own, their) = (self.progress.role.own_leg(), self.progress.role.their_leg());
         let LockState::Locked(lock) = self.lock_state(their) else {
             return;
         };
@@ -662,20 +717,22 @@ impl Swap {
             self.lock_state(own),
             LockState::Locked(_) | LockState::Claimed { .. }
         );
-        let Some(secret) = self.secret else { return };
-        if !given || !self.actions.may_attempt(Slot::Claim) {
+        let Some(secret) = self.progress.secret else {
+            return;
+        };
+        if !given || !self.progress.actions.may_attempt(Slot::Claim) {
             return;
         }
         let now = self.view(their).time_ms;
-        if self.preimage_public {
+        if self.progress.preimage_public {
             if now.is_some_and(|t| t >= lock.expiry_ms) {
                 return;
             }
         } else {
-            let Some(now) = now.filter(|_| self.aborted.is_none() && their_fresh) else {
+            let Some(now) = now.filter(|_| self.progress.aborted.is_none() && their_fresh) else {
                 return;
             };
-            let settle_ms = self.requirements.settle_ms(their);
+            let settle_ms = self.progress.requirements.settle_ms(their);
             if now.saturating_add(settle_ms) >= lock.expiry_ms {
                 let reason = AbortReason::ClaimWindowClosed {
                     chain: self.offer.leg(their).chain_id.clone(),
@@ -687,7 +744,7 @@ impl Swap {
                 return;
             }
         }
-        self.preimage_public = true;
+        self.progress.preimage_public = true;
         let kind = ActionKind::Claim {
             lock_id: lock.lock_id,
             preimage: secret.preimage(),
@@ -697,13 +754,13 @@ impl Swap {
 
     /// R4: refund our lock once its own chain's time reaches the lock's expiry.
     fn rule_refund(&mut self, out: &mut Vec<Output>) {
-        let own = self.role.own_leg();
+        let own = self.progress.role.own_leg();
         let LockState::Locked(lock) = self.lock_state(own) else {
             return;
         };
         let lock_id = lock.lock_id;
         let expired = self.view(own).time_ms.is_some_and(|t| t >= lock.expiry_ms);
-        if expired && self.actions.may_attempt(Slot::Refund) {
+        if expired && self.progress.actions.may_attempt(Slot::Refund) {
             self.submit(Slot::Refund, own, ActionKind::Refund { lock_id }, out);
         }
     }
@@ -713,8 +770,8 @@ impl Swap {
         let Some(outcome) = self.settled_outcome() else {
             return;
         };
-        self.outcome = Some(outcome);
-        self.actions.supersede_pending();
+        self.progress.outcome = Some(outcome);
+        self.progress.actions.supersede_pending();
         if outcome == SwapOutcome::Lost {
             out.push(Output::Warning(format!(
                 "swap {}: our asset was claimed but we could not claim the counterparty's before it expired",
@@ -725,12 +782,13 @@ impl Swap {
     }
 
     fn settled_outcome(&self) -> Option<SwapOutcome> {
-        let (own, their) = (self.role.own_leg(), self.role.their_leg());
-        let claim_unsettled = self.actions.in_flight(Slot::Claim);
+        let (own, their) = (self.progress.role.own_leg(), self.progress.role.their_leg());
+        let claim_unsettled = self.progress.actions.in_flight(Slot::Claim);
         match (self.lock_state(own), self.lock_state(their)) {
             (LockState::NotSeen, _) => {
-                let gave_up = self.aborted.is_some() || self.actions.failed_for_good(Slot::Lock);
-                (gave_up && !self.actions.in_flight(Slot::Lock))
+                let gave_up = self.progress.aborted.is_some()
+                    || self.progress.actions.failed_for_good(Slot::Lock);
+                (gave_up && !self.progress.actions.in_flight(Slot::Lock))
                     .then_some(SwapOutcome::NothingLocked)
             }
             (LockState::Locked(_), _) => None,
@@ -744,7 +802,7 @@ impl Swap {
                     .view(their)
                     .time_ms
                     .is_some_and(|t| t >= lock.expiry_ms);
-                let hopeless = expired || !self.actions.may_attempt(Slot::Claim);
+                let hopeless = expired || !self.progress.actions.may_attempt(Slot::Claim);
                 (!claim_unsettled && hopeless).then_some(SwapOutcome::Lost)
             }
             (LockState::Claimed { .. }, _) => (!claim_unsettled).then_some(SwapOutcome::Lost),

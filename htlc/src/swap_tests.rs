@@ -481,6 +481,58 @@ fn swap_round_trips_through_json_mid_flight() {
     assert_eq!(restored.pending_actions()[0].id, "swap-1/claim-b");
 }
 
+// specs/htlc.md §7.1: a swap stored as its offer and its progress resumes as it was, and
+// its whole serialization keeps the shape stored swaps always had (the offer beside the rest).
+#[test]
+fn a_swap_split_into_offer_and_progress_resumes_equal() {
+    let mut swap = initiator_locked();
+    initiator_sees_b_locked(&mut swap, 1_010_000);
+    let progress: SwapProgress =
+        serde_json::from_str(&serde_json::to_string(swap.progress()).unwrap()).unwrap();
+    let resumed = Swap::resume(offer(), progress).unwrap();
+    assert_eq!(resumed, swap);
+    assert_eq!(resumed.pending_actions()[0].id, "swap-1/claim-b");
+    let whole = serde_json::to_value(&swap).unwrap();
+    for field in [
+        "offer",
+        "role",
+        "requirements",
+        "secret",
+        "leg_a",
+        "actions",
+        "outcome",
+    ] {
+        assert!(
+            whole.get(field).is_some(),
+            "{field} is not a top-level field"
+        );
+    }
+    assert!(serde_json::to_value(swap.progress())
+        .unwrap()
+        .get("offer")
+        .is_none());
+}
+
+#[test]
+fn resume_refuses_progress_of_another_swaps_chains_or_secret() {
+    let progress = initiator().progress().clone();
+    let mut other_chains = offer();
+    other_chains.leg_b.chain_id = ChainId::new("chain-z").unwrap();
+    let err = Swap::resume(other_chains, progress.clone()).unwrap_err();
+    assert!(
+        matches!(&err, SetupError::ProgressMismatch { found_b, offer_b, .. }
+            if found_b.as_str() == "chain-b" && offer_b.as_str() == "chain-z"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("restore the data_dir"), "{err}");
+    let mut other_hashlock = offer();
+    other_hashlock.hashlock = Hash32([9; 32]);
+    assert!(matches!(
+        Swap::resume(other_hashlock, progress),
+        Err(SetupError::SecretMismatch { .. })
+    ));
+}
+
 #[test]
 fn inputs_from_other_chains_are_ignored_with_a_warning() {
     let mut swap = initiator();

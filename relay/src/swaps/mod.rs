@@ -3,6 +3,7 @@
 //! step, and hands the actions it returns to the [`Executor`].
 
 mod record;
+mod storage;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::Mutex;
 
 pub use record::{SwapChange, SwapRecord, TimelineEntry, MAX_TIMELINE};
+pub use storage::{progress_value, SwapStore};
 
 use crate::daemon::follower::{EventConsumer, IngestGates};
 use crate::executor::{now_ms, ActionDone, ActionStatus, Executor};
@@ -50,7 +52,7 @@ pub struct OfferRequest {
 }
 
 pub struct SwapEngine {
-    tree: sled::Tree,
+    swaps: SwapStore,
     store: Arc<Store>,
     gates: Arc<IngestGates>,
     adapters: BTreeMap<ChainId, Arc<dyn ChainAdapter>>,
@@ -111,17 +113,13 @@ impl SwapEngine {
         policy
             .validate()
             .map_err(|e| anyhow::anyhow!("[swap] policy: {e}"))?;
-        let tree = store.db().open_tree("swaps")?;
+        let swaps = SwapStore::open(store.db())?;
         let mut active = Active::default();
-        for kv in tree.iter() {
-            let (_, v) = kv?;
-            let record: SwapRecord = serde_json::from_slice(&v).context("corrupt swap record")?;
-            if !record.swap.is_finished() {
-                active.insert(record);
-            }
+        for record in swaps.unfinished()? {
+            active.insert(record);
         }
         let engine = Arc::new(SwapEngine {
-            tree,
+            swaps,
             store,
             gates,
             adapters,
@@ -321,7 +319,7 @@ impl SwapEngine {
                     "this relay already runs {MAX_ACTIVE_SWAPS} swaps; try again when some finish"
                 );
             }
-            self.write(&[&record])?;
+            self.swaps.insert_new(&record)?;
             active.insert(record.clone());
         }
         // Durable before its actions are: after a crash no action runs for a swap the relay
@@ -329,19 +327,6 @@ impl SwapEngine {
         self.store.durable().flush().await?;
         self.submit_all(submits).await?;
         Ok(record)
-    }
-
-    /// Writes swaps durably, all in one batch and one flush: nothing they asked for is
-    /// submitted before they are on disk.
-    async fn persist(&self, records: &[&SwapRecord]) -> Result<()> {
-        self.write(records)?;
-        self.store.durable().flush().await?;
-        Ok(())
-    }
-
-    /// Writes swaps in one batch, not yet durably.
-    fn write(&self, records: &[&SwapRecord]) -> Result<()> {
-        write_records(&self.tree, records)
     }
 
     /// Records every action with one flush (the executor's), then queues them in order.
@@ -406,11 +391,15 @@ impl SwapEngine {
         if changed.is_empty() {
             return Ok(());
         }
+        // Durable, with one flush for all, before anything they asked for is submitted.
         let records: Vec<&SwapRecord> = changed
             .iter()
             .filter_map(|id| active.swaps.get(id))
             .collect();
-        self.persist(&records).await?;
+        for record in &records {
+            self.swaps.write(record)?;
+        }
+        self.store.durable().flush().await?;
         self.announce(&records);
         self.submit_all(submits).await?;
         for id in &changed {
@@ -494,14 +483,12 @@ impl SwapEngine {
             record.claim_reaction_ms = reaction(record);
             return Ok(());
         }
-        let Some(stored) = self.tree.get(swap_id.as_str())? else {
+        let Some(mut record) = self.swaps.get(swap_id.as_str())? else {
             return Ok(());
         };
-        let mut record: SwapRecord =
-            serde_json::from_slice(&stored).context("corrupt swap record")?;
         if record.claim_reaction_ms.is_none() {
             record.claim_reaction_ms = reaction(&record);
-            self.write(&[&record])?;
+            self.swaps.write(&record)?;
             self.announce(&[&record]);
         }
         Ok(())
@@ -529,22 +516,12 @@ impl SwapEngine {
                 return Ok(Some(r.clone()));
             }
         }
-        Ok(match self.tree.get(id)? {
-            Some(v) => Some(serde_json::from_slice(&v).context("corrupt swap record")?),
-            None => None,
-        })
+        self.swaps.get(id)
     }
 
     /// Every swap this relay knows, newest first, at most `limit`.
     pub fn list(&self, limit: usize) -> Result<Vec<SwapRecord>> {
-        let mut all: Vec<SwapRecord> = self
-            .tree
-            .iter()
-            .map(|kv| Ok(serde_json::from_slice(&kv?.1)?))
-            .collect::<Result<_>>()?;
-        all.sort_by_key(|r| std::cmp::Reverse(r.created_ms));
-        all.truncate(limit);
-        Ok(all)
+        self.swaps.newest(limit)
     }
 
     pub async fn active_count(&self) -> usize {
@@ -648,20 +625,6 @@ impl EventConsumer for SwapEngine {
         })
         .await
     }
-}
-
-/// Writes swap records into the swaps tree, keyed by swap id, not yet durably (a step then
-/// flushes once). Public so the swap-step benchmark measures this path.
-///
-/// One `insert` per swap, not a sled batch: each record stands alone, so a crash that keeps
-/// only some of a step's writes leaves every swap at a state it had, as a crash before the
-/// flush does; and a sled batch takes a process-wide write lock that waits out every flush in progress
-/// while blocking every other read and write of the relay behind it.
-pub fn write_records(tree: &sled::Tree, records: &[&SwapRecord]) -> Result<()> {
-    for record in records {
-        tree.insert(record.swap.swap_id().as_str(), serde_json::to_vec(record)?)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 /// Timeline entries kept per swap; older ones are dropped first.
 pub const MAX_TIMELINE: usize = 64;
 
-/// A swap as the relay stores it: the protocol state plus what the user sees.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A swap as the relay holds it: the protocol state plus what the user sees. It is stored
+/// in two parts, its offer once and the rest at every step (`swaps/storage.rs`).
+#[derive(Clone, Debug)]
 pub struct SwapRecord {
     pub swap: Swap,
     /// The signed offer string, to show again or hand to the counterparty.
@@ -15,11 +16,9 @@ pub struct SwapRecord {
     pub timeline: Vec<TimelineEntry>,
     /// Block time of the final event that made this relay claim: the counterparty's lock
     /// (initiator) or the preimage revealed by the initiator's claim (participant).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_trigger_ms: Option<u64>,
     /// The relay's reaction: from that block's time to its claim's first broadcast
     /// (specs/htlc.md §8.1, reaction time). Both clocks are this machine's on a local devchain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_reaction_ms: Option<u64>,
 }
 
