@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use causeway_adapters::devchain::DevchainAdapter;
-use causeway_adapters::{ChainAdapter, PreparedTx, TxOutcome, TxState};
+use causeway_adapters::{AdapterError, ChainAdapter, PreparedTx, TxOutcome, TxState};
 use causeway_core::{ChainEvent, EventKind, Hash32, Position};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,10 +22,11 @@ const BLOCK_WAIT: Duration = Duration::from_millis(100);
 /// How long a sender waits for its lock's event before it asks the chain itself: a lock
 /// that failed has no event, and one the node forgot must be sent again.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
-/// Broadcasts of one lock at most, the first pause between them, and the longest.
-const MAX_BROADCASTS: u32 = 8;
-const BROADCAST_RETRY: Duration = Duration::from_millis(20);
-const MAX_BROADCAST_PAUSE: Duration = Duration::from_millis(500);
+/// Attempts of one request to the node at most, the first pause between them, and the
+/// longest.
+const MAX_ATTEMPTS: u32 = 8;
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Backoff after a failed read.
 const RETRY: Duration = Duration::from_millis(100);
 
@@ -81,25 +82,35 @@ impl FinalityWatch {
 }
 
 /// Broadcasts `tx`, again after a pause while the node is unreachable or refuses the
-/// connection for load (HTTP 429, past its `max_connections` requests in flight): a
-/// broadcast is idempotent, and a thousand senders starting at once can briefly hold more
-/// requests open than a node serves.
+/// connection for load: a broadcast is idempotent.
 async fn broadcast_retrying(
     sender: &DevchainAdapter,
     tx: &PreparedTx,
 ) -> Result<(), causeway_adapters::AdapterError> {
-    let mut pause = BROADCAST_RETRY;
-    for _ in 1..MAX_BROADCASTS {
-        match sender.broadcast(tx).await {
+    retrying_transient(|| sender.broadcast(tx)).await
+}
+
+/// Runs `request` again after a pause, up to [`MAX_ATTEMPTS`] times in all, while it fails
+/// transiently: the node is unreachable or refuses the connection for load (HTTP 429, past
+/// its `max_connections` requests in flight), as a thousand senders starting at once can
+/// briefly make it. Only for requests that may be repeated (reads, broadcasts).
+pub async fn retrying_transient<T, F, Fut>(mut request: F) -> Result<T, AdapterError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AdapterError>>,
+{
+    let mut pause = FIRST_RETRY_PAUSE;
+    for _ in 1..MAX_ATTEMPTS {
+        match request().await {
             Err(e) if e.is_transient() => {
-                tracing::debug!(tx = %tx.id, "broadcast retried: {e}");
+                tracing::debug!("request to the node retried: {e}");
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_BROADCAST_PAUSE);
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
             }
             done => return done,
         }
     }
-    sender.broadcast(tx).await
+    request().await
 }
 
 impl Drop for FinalityWatch {
@@ -201,32 +212,43 @@ mod tests {
         panic!("the node never wrote its address");
     }
 
-    // Regression: at 1,000 senders the node refused broadcasts for load (HTTP 429) and the
-    // load tool stopped; a refused broadcast is retried.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_broadcast_refused_for_load_is_retried_until_the_node_takes_it() {
+    /// A funded sender's adapter to a fresh node of one connection, the node's home and URL.
+    async fn sender_to_a_node_of_one_connection() -> (tempfile::TempDir, String, DevchainAdapter) {
         let home = tempfile::tempdir().unwrap();
         let key = SigningKey::from_bytes(&[9; 32]);
         let url = node_of_one_connection(home.path(), &key).await;
         let sender = DevchainAdapter::new(ChainId::new("busy").unwrap(), &url, Some(key)).unwrap();
-        let tx = sender
-            .prepare(&causeway_adapters::Action::Transfer {
-                to: address_of(&SigningKey::from_bytes(&[8; 32]).verifying_key()),
-                asset: AssetId::new("USD").unwrap(),
-                amount: Amount(1),
-            })
-            .await
-            .unwrap();
-        // A long poll holds the node's only request permit for 400 ms.
+        (home, url, sender)
+    }
+
+    fn transfer() -> causeway_adapters::Action {
+        causeway_adapters::Action::Transfer {
+            to: address_of(&SigningKey::from_bytes(&[8; 32]).verifying_key()),
+            asset: AssetId::new("USD").unwrap(),
+            amount: Amount(1),
+        }
+    }
+
+    /// Holds the node's only request permit with a long poll for 400 ms; returns once it
+    /// is held, with the poll's handle.
+    async fn hold_the_only_permit(
+        url: &str,
+    ) -> JoinHandle<Result<causeway_core::ChainInfo, jsonrpsee::core::ClientError>> {
         let holder = jsonrpsee::http_client::HttpClientBuilder::default()
-            .build(&url)
+            .build(url)
             .unwrap();
-        let hold = |ms| {
-            let holder = holder.clone();
-            tokio::spawn(async move { holder.wait_for_height(u64::MAX / 2, ms).await })
-        };
-        let first = hold(400);
+        let poll = tokio::spawn(async move { holder.wait_for_height(u64::MAX / 2, 400).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
+        poll
+    }
+
+    // Regression: at 1,000 senders the node refused broadcasts for load (HTTP 429) and the
+    // load tool stopped; a refused broadcast is retried.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broadcast_refused_for_load_is_retried_until_the_node_takes_it() {
+        let (_home, url, sender) = sender_to_a_node_of_one_connection().await;
+        let tx = sender.prepare(&transfer()).await.unwrap();
+        let first = hold_the_only_permit(&url).await;
         let refused = sender.broadcast(&tx).await.unwrap_err();
         assert!(refused.is_transient(), "{refused}");
         assert!(refused.to_string().contains("429"), "{refused}");
@@ -246,5 +268,22 @@ mod tests {
             ),
             "{state:?}"
         );
+    }
+
+    // Regression: at 1,000 senders the node refused a sender's first prepare (its nonce
+    // read) for load, and the run stopped with "preparing a lock on the source chain".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prepare_refused_for_load_is_retried_until_the_node_answers() {
+        let (_home, url, sender) = sender_to_a_node_of_one_connection().await;
+        let action = transfer();
+        let first = hold_the_only_permit(&url).await;
+        let refused = sender.prepare(&action).await.unwrap_err();
+        assert!(refused.is_transient(), "{refused}");
+        assert!(refused.to_string().contains("429"), "{refused}");
+        let tx = retrying_transient(|| sender.prepare(&action))
+            .await
+            .unwrap();
+        first.await.unwrap().unwrap();
+        assert_eq!(tx.action, action);
     }
 }

@@ -5,20 +5,20 @@
 //! destination, and released to the recipient. `--destination-down` holds every transfer
 //! in flight (the destination node stopped) to measure what the processes then use.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use causeway_adapters::devchain::DevchainAdapter;
-use causeway_adapters::{Action, ChainAdapter};
+use causeway_adapters::{Action, ChainAdapter, PreparedTx};
 use causeway_core::{Amount, AssetId, ChainId, EventKind, Hash32};
 use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::finality::{read_final_events, FinalityWatch};
+use super::finality::{read_final_events, retrying_transient, FinalityWatch};
 use super::report::{InFlight, Sample};
 use super::{cpu_between, ms, usage_of, work_dir, Pacer, Run, STOP_TIMEOUT};
 use crate::api::RelayApiClient;
@@ -35,6 +35,9 @@ use crate::notary::status::TransferView;
 const MAX_TRANSFERS: usize = 1_000_000;
 /// Most sending accounts (each is a genesis account and a task).
 const MAX_SENDERS: usize = 2_000;
+/// Locks a sender signs at once, with consecutive nonces (bounds the tool's memory to
+/// senders × this many signed transactions).
+const SIGNED_AHEAD: usize = 64;
 /// Most committee members one run may start (each is a process).
 const MAX_MEMBERS: usize = 100;
 /// How long the run waits for the last release after the last lock, at least.
@@ -403,6 +406,23 @@ pub async fn drive(
     })
 }
 
+/// Signs `count` locks for one sender after a single read of its nonce, as a wallet that
+/// keeps its own nonce does: a lock then costs the source node one request (its broadcast)
+/// instead of two.
+async fn sign_ahead(
+    adapter: &DevchainAdapter,
+    action: &Action,
+    count: usize,
+) -> Result<VecDeque<PreparedTx>> {
+    let actions = vec![action.clone(); count];
+    retrying_transient(|| async {
+        let signed = adapter.prepare_many(&actions).await;
+        signed.into_iter().collect::<Result<VecDeque<_>, _>>()
+    })
+    .await
+    .context("signing locks for the source chain")
+}
+
 /// Every sender sends its share one lock after another, each start paced by `pacer`; one
 /// reader of the source's final events tells each when its lock is final.
 async fn lock_all(
@@ -431,15 +451,18 @@ async fn lock_all(
         let (pacer, watch) = (pacer.clone(), watch.clone());
         tasks.push(tokio::spawn(async move {
             let mut locks = Vec::with_capacity(share);
-            for _ in 0..share {
+            let mut signed = VecDeque::new();
+            for left in (1..=share).rev() {
                 pacer.wait().await;
+                if signed.is_empty() {
+                    signed = sign_ahead(&adapter, &action, left.min(SIGNED_AHEAD)).await?;
+                }
+                let tx = signed
+                    .pop_front()
+                    .context("the source adapter signed no lock")?;
                 let start = Instant::now();
                 let start_s = started.elapsed().as_secs_f64();
                 let start_unix_ms = now_ms();
-                let tx = adapter
-                    .prepare(&action)
-                    .await
-                    .context("preparing a lock on the source chain")?;
                 let final_at = watch.send_and_wait(&adapter, &tx).await?;
                 locks.push(Lock {
                     sender: i,
