@@ -114,13 +114,14 @@ fn ingest(c: &mut Criterion) {
         let next = events[0].position.next_block();
         store.ingest_now(&chain, events, next).unwrap()
     };
-    let (ours, batch) =
-        best_of_interleaved(|| timed(&ours, &height), || timed(&raw_batch, &raw_height));
-    let (_, transaction) =
-        best_of_interleaved(|| Duration::MAX, || timed(&raw_transaction, &raw_height));
-    let limit = batch.min(transaction);
+    // Both raw writes each round, the cheaper one as the limit: which is cheaper depends on
+    // the machine.
+    let (ours, limit) = best_of_interleaved(
+        || timed(&ours, &height),
+        || timed(&raw_batch, &raw_height).min(timed(&raw_transaction, &raw_height)),
+    );
     println!(
-        "relay ingest, a page of {PAGE} events: {ours:?} ({:?} an event) vs raw atomic write of the same values {limit:?} (batch {batch:?}, transaction {transaction:?}) = {:.2}x",
+        "relay ingest, a page of {PAGE} events: {ours:?} ({:?} an event) vs raw atomic write of the same values into one tree (the cheaper of a batch and a transaction) {limit:?} = {:.2}x",
         ours / PAGE as u32,
         ours.as_secs_f64() / limit.as_secs_f64()
     );
