@@ -395,6 +395,86 @@ async fn initiator_relay_killed_after_locking_resumes_and_completes_the_swap() {
     assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
 }
 
+/// Rewrites a stopped relay's swaps in the layout releases before specs/htlc.md §8.4 used:
+/// one value per swap in tree `swaps`, the whole `Swap` (its offer inside) beside the signed
+/// offer string, the timeline and the reaction figures.
+fn rewrite_in_the_single_value_layout(relay: &RelayProcess) -> usize {
+    let dir = relay
+        .config
+        .parent()
+        .unwrap()
+        .join("data")
+        .join("relay.sled");
+    let db = sled::open(&dir).unwrap();
+    let offers = db.open_tree("swap_offers").unwrap();
+    let progress = db.open_tree("swap_progress").unwrap();
+    let legacy = db.open_tree("swaps").unwrap();
+    let mut rewritten = 0;
+    for kv in progress.iter() {
+        let (id, value) = kv.unwrap();
+        let mut record: Value = serde_json::from_slice(&value).unwrap();
+        let mut offer: Value = serde_json::from_slice(&offers.get(&id).unwrap().unwrap()).unwrap();
+        let record_fields = record.as_object_mut().unwrap();
+        let mut swap = record_fields.remove("progress").unwrap();
+        swap["offer"] = offer["offer"].take();
+        record_fields.insert("swap".into(), swap);
+        record_fields.insert("offer".into(), offer["text"].take());
+        legacy
+            .insert(&id, serde_json::to_vec(&record).unwrap())
+            .unwrap();
+        rewritten += 1;
+    }
+    offers.clear().unwrap();
+    progress.clear().unwrap();
+    db.flush().unwrap();
+    rewritten
+}
+
+// specs/htlc.md §8.4: a data_dir written by an earlier release, with a swap in flight (the
+// initiator's leg locked), is moved to the two-part layout when the relay opens it, and the
+// swap completes with nothing done twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_in_flight_in_the_single_value_layout_completes_after_the_upgrade() {
+    let policy = "[swap]\nreaction_delay_ms = 10000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
+    let w = world().await;
+    let mut alice_relay = w.relay_with("alice", policy).await;
+    let bob_relay = w.relay_with("bob", policy).await;
+    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
+    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
+    w.await_balance(&w.a.rpc_url, "alice", "USD", 900).await;
+    alice_relay.process.kill_hard();
+    assert_eq!(rewrite_in_the_single_value_layout(&alice_relay), 1);
+
+    w.accept(&bob_relay, &offer);
+    w.await_balance(&w.b.rpc_url, "bob", "GOLD", 450).await;
+    let mut alice_relay = w.relay_with("alice", policy).await;
+    for relay in [&alice_relay, &bob_relay] {
+        let view = w.outcome(relay, &swap_id).await;
+        assert_eq!(view["status"]["outcome"], "swapped", "{view:#}");
+    }
+    assert_eq!(
+        w.balance(&w.a.rpc_url, "alice", "USD"),
+        900,
+        "alice locked twice?"
+    );
+    assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
+    alice_relay.process.kill_hard();
+    let db = sled::open(
+        alice_relay
+            .config
+            .parent()
+            .unwrap()
+            .join("data")
+            .join("relay.sled"),
+    )
+    .unwrap();
+    assert!(
+        db.open_tree("swaps").unwrap().is_empty(),
+        "the old layout was not moved"
+    );
+    assert_eq!(db.open_tree("swap_offers").unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_swap_requests_get_errors_that_say_what_to_do() {
     let w = world().await;
