@@ -371,14 +371,25 @@ async fn participant_relay_killed_between_the_two_claims_completes_the_swap_afte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initiator_relay_killed_after_locking_resumes_and_completes_the_swap() {
-    let policy = "[swap]\nreaction_delay_ms = 10000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
     let w = world().await;
+    initiator_killed_after_locking_completes_the_swap(&w, |_| {}).await;
+}
+
+/// Alice offers and locks, her relay is SIGKILLed, `while_down` runs on it, bob accepts and
+/// locks, alice's relay restarts: the swap completes on both relays with alice's leg locked
+/// once. Returns alice's restarted relay.
+async fn initiator_killed_after_locking_completes_the_swap(
+    w: &World,
+    while_down: impl FnOnce(&RelayProcess),
+) -> RelayProcess {
+    let policy = "[swap]\nreaction_delay_ms = 10000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
     let mut alice_relay = w.relay_with("alice", policy).await;
     let bob_relay = w.relay_with("bob", policy).await;
     let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
     let swap_id = offer["swap_id"].as_str().unwrap().to_string();
     w.await_balance(&w.a.rpc_url, "alice", "USD", 900).await;
     alice_relay.process.kill_hard();
+    while_down(&alice_relay);
     w.accept(&bob_relay, &offer);
     w.await_balance(&w.b.rpc_url, "bob", "GOLD", 450).await;
 
@@ -393,6 +404,7 @@ async fn initiator_relay_killed_after_locking_resumes_and_completes_the_swap() {
         "alice locked twice?"
     );
     assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
+    alice_relay
 }
 
 /// Rewrites a stopped relay's swaps in the layout releases before specs/htlc.md §8.4 used:
@@ -435,44 +447,27 @@ fn rewrite_in_the_single_value_layout(relay: &RelayProcess) -> usize {
 // swap completes with nothing done twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_in_flight_in_the_single_value_layout_completes_after_the_upgrade() {
-    let policy = "[swap]\nreaction_delay_ms = 10000\nclock_skew_ms = 500\nextra_margin_ms = 500\n";
     let w = world().await;
-    let mut alice_relay = w.relay_with("alice", policy).await;
-    let bob_relay = w.relay_with("bob", policy).await;
-    let offer = w.offer(&alice_relay, "dev-a:USD:100", "dev-b:GOLD:50", 30);
-    let swap_id = offer["swap_id"].as_str().unwrap().to_string();
-    w.await_balance(&w.a.rpc_url, "alice", "USD", 900).await;
+    let mut alice_relay = initiator_killed_after_locking_completes_the_swap(&w, |relay| {
+        assert_eq!(rewrite_in_the_single_value_layout(relay), 1);
+    })
+    .await;
     alice_relay.process.kill_hard();
-    assert_eq!(rewrite_in_the_single_value_layout(&alice_relay), 1);
-
-    w.accept(&bob_relay, &offer);
-    w.await_balance(&w.b.rpc_url, "bob", "GOLD", 450).await;
-    let mut alice_relay = w.relay_with("alice", policy).await;
-    for relay in [&alice_relay, &bob_relay] {
-        let view = w.outcome(relay, &swap_id).await;
-        assert_eq!(view["status"]["outcome"], "swapped", "{view:#}");
-    }
-    assert_eq!(
-        w.balance(&w.a.rpc_url, "alice", "USD"),
-        900,
-        "alice locked twice?"
-    );
-    assert_eq!(w.balance(&w.b.rpc_url, "alice", "GOLD"), 60);
-    alice_relay.process.kill_hard();
-    let db = sled::open(
-        alice_relay
-            .config
-            .parent()
-            .unwrap()
-            .join("data")
-            .join("relay.sled"),
-    )
-    .unwrap();
+    let db = sled::open(relay_db(&alice_relay)).unwrap();
     assert!(
         db.open_tree("swaps").unwrap().is_empty(),
         "the old layout was not moved"
     );
     assert_eq!(db.open_tree("swap_offers").unwrap().len(), 1);
+}
+
+fn relay_db(relay: &RelayProcess) -> std::path::PathBuf {
+    relay
+        .config
+        .parent()
+        .unwrap()
+        .join("data")
+        .join("relay.sled")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
